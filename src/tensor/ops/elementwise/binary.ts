@@ -1,0 +1,65 @@
+import { defineOp, runOp, type OpDef } from '../../op.js';
+import { opError } from '../../errors.js';
+import { broadcastShapes, sameShape } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
+import { tensor } from '../../creation.js';
+import { sumTo } from '../shape/broadcast.js';
+import { forEachBroadcastRow } from '../../backends/cpu/broadcast-rows.js';
+
+/** Elementwise arithmetic with NumPy broadcasting; a number operand becomes a scalar tensor on the other's backend. */
+type Fn = (x: number, y: number) => number;
+
+function inferBinary(name: string) {
+  return (inputs: readonly Tensor[]) => {
+    const [a, b] = inputs as [Tensor, Tensor];
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') throw opError(name, 'both operands must be float32', inputs);
+    const shape = broadcastShapes(a.shape, b.shape);
+    if (!shape) throw opError(name, 'shapes do not broadcast', inputs);
+    return [{ shape, dtype: 'float32' as const }];
+  };
+}
+
+function cpuBinary(fn: Fn) {
+  return ({ inputs, outputs }: { inputs: readonly Tensor[]; outputs: readonly Tensor[] }) => {
+    const [a, b] = inputs as [Tensor, Tensor];
+    const x = cpuF32(a), y = cpuF32(b), o = cpuF32(outputs[0]!);
+    if (sameShape(a.shape, b.shape)) { for (let i = 0; i < o.length; i++) o[i] = fn(x[i]!, y[i]!); return; }
+    forEachBroadcastRow(outputs[0]!.shape, a.shape, b.shape, (oi, ai, as, bi, bs, len) => {
+      for (let j = 0; j < len; j++) o[oi + j] = fn(x[ai + j * as]!, y[bi + j * bs]!);
+    });
+  };
+}
+
+function defineBinary(name: string, fn: Fn, backward: OpDef['backward']): OpDef {
+  return defineOp({ name, infer: inferBinary(name), kernels: { cpu: cpuBinary(fn) }, backward });
+}
+
+const addOp = defineBinary('add', (x, y) => x + y, ([g], { inputs: [a, b] }) => [sumTo(g!, a!.shape), sumTo(g!, b!.shape)]);
+const subOp = defineBinary('sub', (x, y) => x - y, ([g], { inputs: [a, b] }) => [sumTo(g!, a!.shape), sumTo(neg(g!), b!.shape)]);
+const mulOp = defineBinary('mul', (x, y) => x * y, ([g], { inputs: [a, b] }) => [sumTo(mul(g!, b!), a!.shape), sumTo(mul(g!, a!), b!.shape)]);
+const divOp = defineBinary('div', (x, y) => x / y, ([g], { inputs: [a, b] }) => {
+  const ga = div(g!, b!);
+  return [sumTo(ga, a!.shape), sumTo(neg(mul(ga, div(a!, b!))), b!.shape)];
+});
+
+function operands(a: Tensor | number, b: Tensor | number): [Tensor, Tensor] {
+  if (typeof a === 'number' && typeof b === 'number') throw opError('binary op', 'at least one operand must be a tensor');
+  const ref = (typeof a === 'number' ? b : a) as Tensor;
+  const lift = (v: Tensor | number) => (typeof v === 'number' ? tensor(new Float32Array([v]), [], { backend: ref.backend }) : v);
+  return [lift(a), lift(b)];
+}
+
+function apply(def: OpDef, a: Tensor | number, b: Tensor | number): Tensor {
+  const [x, y] = operands(a, b);
+  const out = runOp(def, [x, y], {})[0]!;
+  if (x !== a) x.dispose();
+  if (y !== b) y.dispose();
+  return out;
+}
+
+export const add = (a: Tensor | number, b: Tensor | number): Tensor => apply(addOp, a, b);
+export const sub = (a: Tensor | number, b: Tensor | number): Tensor => apply(subOp, a, b);
+export const mul = (a: Tensor | number, b: Tensor | number): Tensor => apply(mulOp, a, b);
+export const div = (a: Tensor | number, b: Tensor | number): Tensor => apply(divOp, a, b);
+export const neg = (a: Tensor): Tensor => apply(mulOp, a, -1);

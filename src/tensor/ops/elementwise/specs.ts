@@ -1,0 +1,4 @@
+import type { OpSpec } from '../../testing/op-spec.js';
+import { spec as binary } from './binary.spec.js';
+
+export const specs: OpSpec[] = [binary];

@@ -1,0 +1,3 @@
+import type { OpSpec } from '../../testing/op-spec.js';
+
+export const specs: OpSpec[] = [];

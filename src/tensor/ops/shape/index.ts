@@ -1,0 +1,2 @@
+export * from './broadcast.js';
+export * from './reshape.js';
