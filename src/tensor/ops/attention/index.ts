@@ -1,1 +1,2 @@
-export {};
+export * from './rotary.js';
+export * from './causal-attention.js';

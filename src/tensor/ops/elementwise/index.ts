@@ -1,1 +1,2 @@
 export * from './binary.js';
+export * from './unary.js';

@@ -1,1 +1,1 @@
-export {};
+export * from './cross-entropy.js';

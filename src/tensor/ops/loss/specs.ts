@@ -1,3 +1,4 @@
 import type { OpSpec } from '../../testing/op-spec.js';
+import { spec as crossEntropy } from './cross-entropy.spec.js';
 
-export const specs: OpSpec[] = [];
+export const specs: OpSpec[] = [crossEntropy];

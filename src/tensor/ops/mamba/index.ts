@@ -1,1 +1,2 @@
-export {};
+export * from './causal-conv1d.js';
+export * from './selective-scan.js';

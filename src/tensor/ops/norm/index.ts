@@ -1,1 +1,2 @@
-export {};
+export { rmsnorm } from './rmsnorm.js';
+export { layerNorm } from './layer-norm.js';

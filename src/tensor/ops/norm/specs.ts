@@ -1,3 +1,5 @@
 import type { OpSpec } from '../../testing/op-spec.js';
+import { spec as rmsnorm } from './rmsnorm.spec.js';
+import { spec as layerNorm } from './layer-norm.spec.js';
 
-export const specs: OpSpec[] = [];
+export const specs: OpSpec[] = [rmsnorm, layerNorm];

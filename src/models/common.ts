@@ -1,0 +1,34 @@
+import type { Tensor } from '../tensor/tensor.js';
+import { FactlabError } from '../tensor/errors.js';
+import { cast } from '../tensor/ops/shape/cast.js';
+import { reshape } from '../tensor/ops/shape/reshape.js';
+import { slice } from '../tensor/ops/shape/slice.js';
+import type { ModelConfig } from '../io/config/config.js';
+
+export function checkIds(config: ModelConfig, ids: Tensor, mask?: Tensor): void {
+  if (ids.dtype !== 'int32' || ids.rank !== 2) throw new FactlabError(`forward: token ids must be int32 [batch, tokens], got ${ids.describe()}`);
+  if (ids.shape[1] === 0) throw new FactlabError('forward: the prompt has no tokens');
+  if (mask && (mask.rank !== 2 || mask.shape[0] !== ids.shape[0] || mask.shape[1] !== ids.shape[1])) {
+    throw new FactlabError(`forward: attentionMask ${mask.describe()} does not match the token ids ${ids.describe()}`);
+  }
+}
+
+/** The attention mask as float32 (1 real, 0 padding); the caller disposes it. */
+export function floatMask(mask: Tensor): Tensor {
+  return mask.dtype === 'float32' ? reshape(mask, mask.shape) : cast(mask, 'float32');
+}
+
+/** The last position of [B, T, d] as [B, d]. */
+export function lastPosition(h: Tensor): Tensor {
+  const [B, T, d] = h.shape as [number, number, number];
+  const last = slice(h, 1, T - 1, T);
+  const out = reshape(last, [B, d]);
+  last.dispose();
+  return out;
+}
+
+export function param(params: ReadonlyMap<string, Tensor>, name: string): Tensor {
+  const t = params.get(name);
+  if (!t) throw new FactlabError(`internal: the model has no parameter ${name}`);
+  return t;
+}

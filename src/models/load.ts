@@ -1,0 +1,59 @@
+import type { Tensor } from '../tensor/tensor.js';
+import type { Backend } from '../tensor/backends/backend.js';
+import { withBackend, getBackend } from '../tensor/backends/current.js';
+import { cpuBackend } from '../tensor/backends/cpu/cpu-backend.js';
+import { tensor } from '../tensor/creation.js';
+import { FactlabError } from '../tensor/errors.js';
+import { fmt, sameShape } from '../tensor/shape.js';
+import { readConfig } from '../io/config/config.js';
+import { openCheckpoint } from '../io/checkpoint/index.js';
+import { canonicalName, isIgnorableName, paramSpecs } from './params.js';
+import type { LanguageModel } from './model.js';
+import { buildModel } from './build.js';
+
+export interface LoadOptions {
+  /** Where the parameters live (default: the current backend). */
+  backend?: Backend;
+}
+
+function list(names: string[]): string {
+  return names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`;
+}
+
+/**
+ * Loads a Hugging Face model directory (config.json + model.safetensors, sharded safetensors or
+ * pytorch_model.bin). The checkpoint is checked against the config before any tensor is read: a missing or
+ * unexpected tensor name, or a wrong shape, is one error naming the directory and the tensors.
+ */
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LanguageModel> {
+  const config = readConfig(dir);
+  const ckpt = await openCheckpoint(dir);
+  const params = new Map<string, Tensor>();
+  try {
+    const specs = paramSpecs(config);
+    const stored = new Map(ckpt.names().map((n) => [canonicalName(n), n]));
+    const expected = new Set(specs.map((s) => s.name));
+    const missing = specs.filter((s) => !stored.has(s.name)).map((s) => s.name);
+    const extra = [...stored.keys()].filter((n) => !expected.has(n) && !isIgnorableName(config, n));
+    if (missing.length) throw new FactlabError(`${dir}: the checkpoint lacks ${missing.length} tensor(s) that config.json implies: ${list(missing)}`);
+    if (extra.length) throw new FactlabError(`${dir}: the checkpoint has ${extra.length} tensor(s) that config.json does not describe: ${list(extra)}`);
+    for (const s of specs) {
+      const info = ckpt.info(stored.get(s.name)!);
+      if (!sameShape(info.shape, s.shape)) throw new FactlabError(`${dir}: tensor ${stored.get(s.name)} has shape ${fmt(info.shape)}, but config.json implies ${fmt(s.shape)}`);
+    }
+    const backend = opts.backend ?? getBackend();
+    for (const s of specs) {
+      // Checkpoints are read on the CPU; a tensor for another backend is uploaded and its CPU copy freed at once.
+      const t = await withBackend(cpuBackend, () => ckpt.load(stored.get(s.name)!));
+      if (t.backend === backend) { params.set(s.name, t); continue; }
+      params.set(s.name, tensor(await t.data(), t.shape, { backend, dtype: t.dtype }));
+      t.dispose();
+    }
+  } catch (e) {
+    for (const t of params.values()) t.dispose();
+    throw e;
+  } finally {
+    ckpt.close();
+  }
+  return buildModel(config, params);
+}

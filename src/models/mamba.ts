@@ -1,0 +1,91 @@
+import type { Tensor } from '../tensor/tensor.js';
+import type { MambaConfig } from '../io/config/config.js';
+import { embedding } from '../tensor/ops/shape/embedding.js';
+import { rmsnorm } from '../tensor/ops/norm/rmsnorm.js';
+import { linear } from '../tensor/ops/linear/matmul.js';
+import { slice } from '../tensor/ops/shape/slice.js';
+import { reshape } from '../tensor/ops/shape/reshape.js';
+import { causalConv1d } from '../tensor/ops/mamba/causal-conv1d.js';
+import { selectiveScan } from '../tensor/ops/mamba/selective-scan.js';
+import { exp, silu, softplus } from '../tensor/ops/elementwise/unary.js';
+import { add, mul, neg } from '../tensor/ops/elementwise/binary.js';
+import { zeros } from '../tensor/creation.js';
+import { noHooks } from './hooks.js';
+import type { ForwardOptions, LanguageModel } from './model.js';
+import { MAMBA_SITES } from './sites.js';
+import { Temps } from './temps.js';
+import { checkIds, floatMask, lastPosition, param } from './common.js';
+
+/**
+ * Mamba-1 (Gu & Dao), computed as transformers' MambaForCausalLM computes it, with a hook site at every
+ * intermediate of the block (see sites.ts). With an attention mask, padded positions are zeroed at the input of
+ * in_proj and at the input of the scan, as transformers 5 does: left padding is then exact, since a zero input
+ * leaves the state at zero.
+ */
+export class MambaModel implements LanguageModel {
+  readonly sites = MAMBA_SITES;
+
+  constructor(readonly config: MambaConfig, readonly params: ReadonlyMap<string, Tensor>) {}
+
+  forward(ids: Tensor, opts: ForwardOptions = {}): Tensor {
+    const c = this.config;
+    checkIds(c, ids, opts.attentionMask);
+    const hooks = opts.hooks ?? noHooks;
+    const P = (n: string) => param(this.params, n);
+    const [B, T] = ids.shape as [number, number];
+    const mask = opts.attentionMask ? floatMask(opts.attentionMask) : null;
+    const maskCol = mask ? reshape(mask, [B, T, 1]) : null;
+    const noConvBias = c.convBias ? null : zeros([c.dInner], { backend: ids.backend });
+    const top = new Temps(hooks);
+    let h = top.release(top.at('hook_embed', embedding(P('backbone.embeddings.weight'), ids)));
+    for (let l = 0; l < c.nLayer; l++) {
+      const t = new Temps(hooks);
+      const p = `backbone.layers.${l}.`, s = `blocks.${l}.`;
+      const hIn = t.at(`${s}hook_resid_pre`, h);
+      let u = t.t(rmsnorm(hIn, P(`${p}norm.weight`), c.eps));
+      if (maskCol) u = t.t(mul(u, maskCol));
+      u = t.at(`${s}hook_norm`, u);
+      // W_a and W_g are row blocks of in_proj: zero-copy views, so that a ROME edit of either is an edit of in_proj.
+      const inW = P(`${p}mixer.in_proj.weight`), inB = c.projBias ? P(`${p}mixer.in_proj.bias`) : undefined;
+      const D = c.dInner, N = c.dState, R = c.dtRank;
+      const x = t.at(`${s}mixer.hook_x`, linear(u, t.t(slice(inW, 0, 0, D)), inB && t.t(slice(inB, 0, 0, D))));
+      const z = t.at(`${s}mixer.hook_z`, linear(u, t.t(slice(inW, 0, D, 2 * D)), inB && t.t(slice(inB, 0, D, 2 * D))));
+      const convW = t.t(reshape(P(`${p}mixer.conv1d.weight`), [D, c.dConv]));
+      const xc = t.at(`${s}mixer.hook_conv`, causalConv1d(x, convW, noConvBias ?? P(`${p}mixer.conv1d.bias`)));
+      let xa = t.t(silu(xc));
+      if (maskCol) xa = t.t(mul(xa, maskCol));
+      xa = t.at(`${s}mixer.hook_x_act`, xa);
+      const xw = P(`${p}mixer.x_proj.weight`);
+      const dt = t.t(linear(xa, t.t(slice(xw, 0, 0, R))));
+      const Bm = t.at(`${s}mixer.hook_B`, linear(xa, t.t(slice(xw, 0, R, R + N))));
+      const Cm = t.at(`${s}mixer.hook_C`, linear(xa, t.t(slice(xw, 0, R + N, R + 2 * N))));
+      const delta = t.at(`${s}mixer.hook_delta`, softplus(t.t(linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)))));
+      const A = t.t(neg(t.t(exp(P(`${p}mixer.A_log`)))));
+      let ssm: Tensor;
+      if (hooks.wants(`${s}mixer.hook_ssm_state`)) {
+        const [y, state] = selectiveScan(xa, delta, A, Bm, Cm, P(`${p}mixer.D`), { returnState: true });
+        ssm = t.t(y);
+        t.at(`${s}mixer.hook_ssm_state`, state);
+      } else {
+        ssm = t.t(selectiveScan(xa, delta, A, Bm, Cm, P(`${p}mixer.D`)));
+      }
+      ssm = t.at(`${s}mixer.hook_s`, ssm);
+      const g = t.at(`${s}mixer.hook_g`, silu(z));
+      const gated = t.at(`${s}mixer.hook_gated`, mul(ssm, g));
+      const o = t.at(`${s}hook_mixer_out`, linear(gated, P(`${p}mixer.out_proj.weight`), c.projBias ? P(`${p}mixer.out_proj.bias`) : undefined));
+      h = t.release(t.at(`${s}hook_resid_post`, add(hIn, o)));
+      t.dispose();
+    }
+    top.t(h);
+    const hf = top.at('hook_norm_final', rmsnorm(h, P('backbone.norm_f.weight'), c.eps));
+    const head = c.tieEmbeddings ? P('backbone.embeddings.weight') : P('lm_head.weight');
+    const logits = linear(opts.logits === 'last' ? top.t(lastPosition(hf)) : hf, head);
+    top.dispose();
+    mask?.dispose(); maskCol?.dispose(); noConvBias?.dispose();
+    return logits;
+  }
+
+  dispose(): void {
+    for (const t of this.params.values()) t.dispose();
+  }
+}

@@ -1,0 +1,23 @@
+import type { Tensor } from '../tensor/tensor.js';
+import type { ModelConfig } from '../io/config/config.js';
+import type { HookRunner } from './hooks.js';
+import type { SiteInfo } from './sites.js';
+
+export interface ForwardOptions {
+  /** [B, T], 1 for real tokens and 0 for padding (int32 or float32). */
+  attentionMask?: Tensor;
+  hooks?: HookRunner;
+  /** Logits at every position (default), at the last position only ([B, V]), or none (hook captures only). */
+  logits?: 'all' | 'last' | 'none';
+}
+
+/** A causal language model with named hook sites. Parameters use transformers' names. */
+export interface LanguageModel {
+  readonly config: ModelConfig;
+  readonly params: ReadonlyMap<string, Tensor>;
+  readonly sites: readonly SiteInfo[];
+  /** Token ids [B, T] (int32) → logits [B, T, V] (or [B, V] with logits: 'last'). */
+  forward(ids: Tensor, opts?: ForwardOptions): Tensor;
+  /** Frees the parameters. */
+  dispose(): void;
+}

@@ -1,0 +1,72 @@
+import type { OpSpec, ForwardCase, GradCase } from '../../testing/op-spec.js';
+import { tensor } from '../../creation.js';
+import { linear, matmul } from './matmul.js';
+import { f32, values } from '../../testing/reference.js';
+import type { Tensor } from '../../tensor.js';
+
+/** Naive float64 product of op(A)[m,k]·op(B)[k,n] for one batch item. */
+function naive(a: number[], b: number[], m: number, k: number, n: number, tA: boolean, tB: boolean): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let p = 0; p < k; p++) s += (tA ? a[p * m + i]! : a[i * k + p]!) * (tB ? b[j * k + p]! : b[p * n + j]!);
+    out.push(s);
+  }
+  return out;
+}
+
+const cases: [number, number, number, boolean, boolean][] = [[1, 1, 1, false, false], [3, 5, 7, false, false], [17, 9, 33, false, true], [8, 13, 5, true, false], [6, 4, 19, true, true], [33, 65, 17, false, true]];
+
+const forward: ForwardCase[] = cases.map(([m, k, n, tA, tB], i) => ({
+  op: 'matmul', name: `${m}x${k}x${n} tA=${tA} tB=${tB}`,
+  run() {
+    const a = f32(values(m * k, 1 + i)), b = f32(values(k * n, 50 + i));
+    return {
+      actual: matmul(tensor(a, tA ? [k, m] : [m, k]), tensor(b, tB ? [n, k] : [k, n]), { transA: tA, transB: tB }),
+      expected: naive(a, b, m, k, n, tA, tB), shapes: [[m, n]], atol: 1e-5, rtol: 1e-4,
+    };
+  },
+}));
+
+forward.push(
+  { op: 'matmul', name: 'batched [2,3]x[2,3,4,5]·[2,3,5,2]', run() {
+    const a = f32(values(2 * 3 * 4 * 5, 7)), b = f32(values(2 * 3 * 5 * 2, 8));
+    const e: number[] = [];
+    for (let z = 0; z < 6; z++) e.push(...naive(a.slice(z * 20, z * 20 + 20), b.slice(z * 10, z * 10 + 10), 4, 5, 2, false, false));
+    return { actual: matmul(tensor(a, [2, 3, 4, 5]), tensor(b, [2, 3, 5, 2])), expected: e, shapes: [[2, 3, 4, 2]], rtol: 1e-4 };
+  } },
+  { op: 'matmul', name: 'shared rank-2 left operand against a batch', run() {
+    const a = f32(values(12, 9)), b = f32(values(2 * 4 * 5, 10));
+    const e = [...naive(a, b.slice(0, 20), 3, 4, 5, false, false), ...naive(a, b.slice(20), 3, 4, 5, false, false)];
+    return { actual: matmul(tensor(a, [3, 4]), tensor(b, [2, 4, 5])), expected: e, shapes: [[2, 3, 5]], rtol: 1e-4 };
+  } },
+  { op: 'matmul', name: 'linear layer x[2,3,4]·W[5,4]ᵀ + bias', run() {
+    const x = f32(values(24, 11)), w = f32(values(20, 12)), bias = f32(values(5, 13));
+    const e = naive(x, w, 6, 4, 5, false, true).map((v, i) => v + bias[i % 5]!);
+    return { actual: linear(tensor(x, [2, 3, 4]), tensor(w, [5, 4]), tensor(bias, [5])), expected: e, shapes: [[2, 3, 5]], rtol: 1e-4 };
+  } },
+);
+
+const grad: GradCase[] = [
+  ...cases.slice(1, 5).map(([m, k, n, tA, tB], i): GradCase => ({
+    op: 'matmul', name: `${m}x${k}x${n} tA=${tA} tB=${tB}`,
+    inputs: () => [tensor(values(m * k, 20 + i), tA ? [k, m] : [m, k]), tensor(values(k * n, 30 + i), tB ? [n, k] : [k, n])],
+    f: (a: Tensor, b: Tensor) => matmul(a, b, { transA: tA, transB: tB }),
+  })),
+  { op: 'matmul', name: 'batched against a shared operand', inputs: () => [tensor(values(2 * 3 * 4, 40), [2, 3, 4]), tensor(values(4 * 2, 41), [4, 2])],
+    f: (a: Tensor, b: Tensor) => matmul(a, b) },
+  { op: 'matmul', name: 'shared left operand', inputs: () => [tensor(values(3 * 4, 42), [3, 4]), tensor(values(2 * 4 * 2, 43), [2, 4, 2])],
+    f: (a: Tensor, b: Tensor) => matmul(a, b) },
+  { op: 'matmul', name: 'linear with bias', inputs: () => [tensor(values(2 * 3 * 4, 44), [2, 3, 4]), tensor(values(5 * 4, 45), [5, 4]), tensor(values(5, 46), [5])],
+    f: (x: Tensor, w: Tensor, b: Tensor) => linear(x, w, b) },
+];
+
+export const spec: OpSpec = {
+  forward,
+  grad,
+  errors: [
+    { op: 'matmul', name: 'inner dimensions differ', run: () => matmul(tensor(values(6, 1), [2, 3]), tensor(values(8, 2), [4, 2])), message: /matmul: inner dimensions differ \(3 vs 4; transA=false, transB=false\) \(inputs: #\d+ float32\[2,3\], #\d+ float32\[4,2\]\)/ },
+    { op: 'matmul', name: 'batch dimensions differ', run: () => matmul(tensor(values(12, 1), [2, 2, 3]), tensor(values(18, 2), [3, 3, 2])), message: /matmul: batch dimensions \[2\] and \[3\] differ/ },
+    { op: 'matmul', name: 'rank 1', run: () => matmul(tensor([1, 2]), tensor([1, 2])), message: /matmul: operands must have rank 2 or more/ },
+  ],
+};

@@ -1,0 +1,75 @@
+import type { ForwardCase, GradCase, OpSpec } from '../../testing/op-spec.js';
+import { tensor } from '../../creation.js';
+import { causalConv1d } from './causal-conv1d.js';
+import { engineGradient, inputs, referenceGradient } from './reference-grad.js';
+
+/** The naive float64 definition: out[b,t,c] = bias[c] + Σ_k w[c,k]·x[b,t-K+1+k,c], x = 0 before t = 0. */
+function reference([x, w, bias]: number[][], B: number, L: number, D: number, K: number): number[] {
+  const out: number[] = [];
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < L; t++) {
+      for (let c = 0; c < D; c++) {
+        let acc = bias![c]!;
+        for (let k = 0; k < K; k++) {
+          const tt = t - K + 1 + k;
+          if (tt >= 0) acc += w![c * K + k]! * x![(b * L + tt) * D + c]!;
+        }
+        out.push(acc);
+      }
+    }
+  }
+  return out;
+}
+
+// [B, L, D, K]: Mamba's K=4, K=1 (pointwise), a kernel wider than the sequence, L=1, D not a multiple of 4.
+const shapes: [number, number, number, number][] = [[1, 6, 4, 4], [2, 5, 3, 4], [2, 3, 5, 1], [1, 2, 3, 4], [3, 1, 7, 3]];
+
+const data = (B: number, L: number, D: number, K: number, seed: number) =>
+  [inputs(B * L * D, seed), inputs(D * K, seed + 1), inputs(D, seed + 2)];
+const shapesOf = (B: number, L: number, D: number, K: number) => [[B, L, D], [D, K], [D]];
+
+const forward: ForwardCase[] = [
+  {
+    op: 'causalConv1d', name: 'hand values, K=3',
+    // One channel, taps [1, 2, 3], bias 10: out_t = 10 + 1·x_{t-2} + 2·x_{t-1} + 3·x_t.
+    run: () => ({
+      actual: causalConv1d(tensor([1, 2, 3, 4], [1, 4, 1]), tensor([[1, 2, 3]]), tensor([10])),
+      expected: [13, 18, 24, 30], shapes: [[1, 4, 1]],
+    }),
+  },
+  ...shapes.map(([B, L, D, K], i): ForwardCase => ({
+    op: 'causalConv1d', name: `naive loop B=${B} L=${L} D=${D} K=${K}`,
+    run() {
+      const xs = data(B, L, D, K, 100 + 10 * i);
+      const s = shapesOf(B, L, D, K);
+      return { actual: causalConv1d(tensor(xs[0]!, s[0]), tensor(xs[1]!, s[1]), tensor(xs[2]!, s[2])), expected: reference(xs, B, L, D, K), shapes: [[B, L, D]] };
+    },
+  })),
+  ...shapes.slice(0, 3).map(([B, L, D, K], i): ForwardCase => ({
+    op: 'causalConv1d', name: `backward equals float64 differences of the naive loop B=${B} L=${L} D=${D} K=${K}`,
+    run() {
+      const xs = data(B, L, D, K, 200 + 10 * i), w = inputs(B * L * D, 300 + i);
+      const actual = engineGradient((x, wt, b) => causalConv1d(x, wt, b), xs, shapesOf(B, L, D, K), w);
+      return { actual, expected: referenceGradient((v) => reference(v, B, L, D, K), xs, w), atol: 1e-5, rtol: 1e-5 };
+    },
+  })),
+];
+
+const grad: GradCase[] = shapes.slice(0, 4).map(([B, L, D, K], i) => ({
+  op: 'causalConv1d', name: `B=${B} L=${L} D=${D} K=${K}`, covers: ['causalConv1dBackward'],
+  inputs: () => data(B, L, D, K, 400 + 10 * i).map((v, j) => tensor(v, shapesOf(B, L, D, K)[j])),
+  f: (x, w, b) => causalConv1d(x!, w!, b!),
+}));
+
+const x = () => tensor(new Float32Array(2 * 3 * 4), [2, 3, 4]);
+export const spec: OpSpec = {
+  forward, grad,
+  errors: [
+    { op: 'causalConv1d', name: 'weight channels differ from x', run: () => causalConv1d(x(), tensor(new Float32Array(12), [3, 4]), tensor(new Float32Array(4))), message: /causalConv1d: weight must be \[D, K\] with D = 4 \(x's channels\), got \[3,4\] \(inputs: #0 float32\[2,3,4\], #1 float32\[3,4\], #2 float32\[4\]\)/ },
+    { op: 'causalConv1d', name: 'weight as stored in checkpoints [D,1,K]', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 1, 4]), tensor(new Float32Array(4))), message: /causalConv1d: weight must be \[D, K\].*got \[4,1,4\]/ },
+    { op: 'causalConv1d', name: 'bias length differs from x channels', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(3))), message: /causalConv1d: bias must be \[D\] with D = 4.*got \[3\]/ },
+    { op: 'causalConv1d', name: 'x not rank 3', run: () => causalConv1d(tensor(new Float32Array(12), [3, 4]), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4))), message: /causalConv1d: x must be \[B, L, D\], got \[3,4\]/ },
+    { op: 'causalConv1d', name: 'K = 0', run: () => causalConv1d(x(), tensor(new Float32Array(0), [4, 0]), tensor(new Float32Array(4))), message: /causalConv1d: weight's kernel width K must be at least 1/ },
+    { op: 'causalConv1d', name: 'int32 x', run: () => causalConv1d(tensor(new Int32Array(24), [2, 3, 4]), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4))), message: /causalConv1d: x, weight and bias must all be float32 \(inputs: #0 int32\[2,3,4\]/ },
+  ],
+};

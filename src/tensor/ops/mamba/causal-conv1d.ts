@@ -1,0 +1,107 @@
+import { defineOp, runOp } from '../../op.js';
+import { opError } from '../../errors.js';
+import { fmt } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
+
+/**
+ * Mamba's depthwise causal convolution over time: out[b,t,c] = bias[c] + Σ_k w[c,k]·x[b, t-K+1+k, c], with x = 0
+ * before t = 0 (PyTorch's Conv1d with padding K-1, groups = D, truncated to the first L outputs). The weight is
+ * taken as [D, K]; checkpoints store it as [D, 1, K] and the model reshapes it.
+ */
+
+function checkInputs(op: string, inputs: readonly Tensor[]): { B: number; L: number; D: number; K: number } {
+  const [x, w, bias] = inputs as [Tensor, Tensor, Tensor];
+  if (inputs.some((t) => t.dtype !== 'float32')) throw opError(op, 'x, weight and bias must all be float32', inputs);
+  if (x.rank !== 3) throw opError(op, `x must be [B, L, D], got ${fmt(x.shape)}`, inputs);
+  const [B, L, D] = x.shape as [number, number, number];
+  if (w.rank !== 2 || w.shape[0] !== D) throw opError(op, `weight must be [D, K] with D = ${D} (x's channels), got ${fmt(w.shape)}`, inputs);
+  const K = w.shape[1]!;
+  if (K < 1) throw opError(op, `weight's kernel width K must be at least 1, got ${fmt(w.shape)}`, inputs);
+  if (bias.rank !== 1 || bias.shape[0] !== D) throw opError(op, `bias must be [D] with D = ${D} (x's channels), got ${fmt(bias.shape)}`, inputs);
+  return { B, L, D, K };
+}
+
+/** The weight transposed to [K, D], so that the innermost loops of both kernels run over contiguous channels. */
+function taps(w: Float32Array, D: number, K: number): Float32Array {
+  const wt = new Float32Array(K * D);
+  for (let c = 0; c < D; c++) for (let k = 0; k < K; k++) wt[k * D + c] = w[c * K + k]!;
+  return wt;
+}
+
+const causalConv1dOp = defineOp<Record<string, never>>({
+  name: 'causalConv1d',
+  infer(inputs) {
+    const { B, L, D } = checkInputs('causalConv1d', inputs);
+    return [{ shape: [B, L, D], dtype: 'float32' }];
+  },
+  kernels: {
+    cpu({ inputs, outputs }) {
+      const { B, L, D, K } = checkInputs('causalConv1d', inputs);
+      const x = cpuF32(inputs[0]!), wt = taps(cpuF32(inputs[1]!), D, K), bias = cpuF32(inputs[2]!), o = cpuF32(outputs[0]!);
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < L; t++) {
+          const oi = (b * L + t) * D;
+          o.set(bias, oi);
+          for (let k = Math.max(0, K - 1 - t); k < K; k++) {
+            const xi = (b * L + t - K + 1 + k) * D, wi = k * D;
+            for (let c = 0; c < D; c++) o[oi + c] += wt[wi + c]! * x[xi + c]!;
+          }
+        }
+      }
+    },
+  },
+  backward([g], { inputs: [x, w] }) {
+    const [gx, gw, gb] = runOp(causalConv1dBackwardOp, [g!, x!, w!], {});
+    return [gx!, gw!, gb!];
+  },
+});
+
+/** Gradients of x, weight and bias in one pass over g: the transposed (anti-causal) convolution and two sums. */
+const causalConv1dBackwardOp = defineOp<Record<string, never>>({
+  name: 'causalConv1dBackward',
+  internal: true,
+  infer(inputs) {
+    const [g, x, w] = inputs as [Tensor, Tensor, Tensor];
+    if (g.rank !== 3 || g.shape.some((d, i) => d !== x.shape[i])) throw opError('causalConv1dBackward', 'the gradient must have x\'s shape', inputs);
+    return [{ shape: [...x.shape], dtype: 'float32' }, { shape: [...w.shape], dtype: 'float32' }, { shape: [x.shape[2]!], dtype: 'float32' }];
+  },
+  kernels: {
+    cpu({ inputs, outputs }) {
+      const [gT, xT, wT] = inputs as [Tensor, Tensor, Tensor];
+      const [B, L, D] = xT.shape as [number, number, number];
+      const K = wT.shape[1]!;
+      const g = cpuF32(gT), x = cpuF32(xT), wt = taps(cpuF32(wT), D, K);
+      const gx = cpuF32(outputs[0]!), gw = cpuF32(outputs[1]!), gb = cpuF32(outputs[2]!);
+      // Sums over B·L terms are kept in float64 so that large batches do not lose the small contributions.
+      const accW = new Float64Array(K * D), accB = new Float64Array(D);
+      gx.fill(0);
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < L; t++) {
+          const gi = (b * L + t) * D;
+          for (let c = 0; c < D; c++) accB[c] += g[gi + c]!;
+          for (let k = Math.max(0, K - 1 - t); k < K; k++) {
+            const xi = (b * L + t - K + 1 + k) * D, wi = k * D;
+            for (let c = 0; c < D; c++) {
+              const gv = g[gi + c]!;
+              gx[xi + c] += wt[wi + c]! * gv;
+              accW[wi + c] += gv * x[xi + c]!;
+            }
+          }
+        }
+      }
+      for (let c = 0; c < D; c++) {
+        gb[c] = accB[c]!;
+        for (let k = 0; k < K; k++) gw[c * K + k] = accW[k * D + c]!;
+      }
+    },
+  },
+});
+
+/**
+ * Depthwise causal convolution of x [B, L, D] with weight [D, K] and bias [D]: each channel c is filtered by its
+ * own K taps over the current and K-1 previous positions (positions before 0 count as zeros).
+ */
+export function causalConv1d(x: Tensor, weight: Tensor, bias: Tensor): Tensor {
+  return runOp(causalConv1dOp, [x, weight, bias], {})[0]!;
+}

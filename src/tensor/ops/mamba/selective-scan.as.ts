@@ -1,0 +1,209 @@
+// Hot loops of the selective scan (selective-scan.ts), compiled to WebAssembly SIMD by scripts/build-wasm.mjs.
+// Arguments are byte addresses of float32 arrays in the module's memory, then the sizes. Work is split by channel
+// range [c0, c1) so that workers can share a call; within a channel the states n are taken four at a time
+// (f32x4), because every state of a channel follows the same recurrence and only its sums over n couple them.
+// The per-state recurrences are independent, so the backward needs only the scratch of one group of four states
+// over time (`work`: 8·L floats), never the [B, L, D, N] states.
+
+// exp(x) for four lanes: Cephes' expf (range reduction by ln 2, degree-6 polynomial, ~1 ulp). WebAssembly has no
+// vector exp, and a scalar Math.exp per lane would cost more than the rest of the scan together. The rounding
+// n = round(x·log2 e) uses the 1.5·2^23 trick, whose float bits also hold n, because f32x4.nearest and
+// trunc_sat are emulated by several instructions on x64; pmin/pmax are single instructions where min/max are not.
+// Arguments above 88 are clamped (the scan's Δ·A is never positive); below the float32 range the result is 0.
+// The constants are read from memory: V8 rebuilds every v128.const inside a loop from immediates (several
+// instructions each), while a load is one.
+const EXP_K = memory.data<f32>([
+  88.0, 88.0, 88.0, 88.0,
+  -87.3, -87.3, -87.3, -87.3,
+  1.44269504088896341, 1.44269504088896341, 1.44269504088896341, 1.44269504088896341,
+  12582912.0, 12582912.0, 12582912.0, 12582912.0,
+  0.693359375, 0.693359375, 0.693359375, 0.693359375,
+  -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, -2.12194440e-4,
+  1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4,
+  1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3,
+  8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3,
+  4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2,
+  1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1,
+  5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1,
+  1.0, 1.0, 1.0, 1.0,
+], 16);
+const EXP_BIAS = memory.data<i32>([127 - 0x4B400000, 127 - 0x4B400000, 127 - 0x4B400000, 127 - 0x4B400000], 16);
+
+// @ts-ignore: decorator
+@inline function k(i: i32): v128 {
+  return v128.load(EXP_K + (<usize>i << 4));
+}
+
+// @ts-ignore: decorator
+@inline function expv(x: v128): v128 {
+  const lo = k(1);
+  const xc = f32x4.pmax(f32x4.pmin(x, k(0)), lo);
+  const z = f32x4.add(f32x4.mul(xc, k(2)), k(3));
+  const n = f32x4.sub(z, k(3));
+  let r = f32x4.sub(xc, f32x4.mul(n, k(4)));
+  r = f32x4.sub(r, f32x4.mul(n, k(5)));
+  let p = k(6);
+  p = f32x4.add(f32x4.mul(p, r), k(7));
+  p = f32x4.add(f32x4.mul(p, r), k(8));
+  p = f32x4.add(f32x4.mul(p, r), k(9));
+  p = f32x4.add(f32x4.mul(p, r), k(10));
+  p = f32x4.add(f32x4.mul(p, r), k(11));
+  const e = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), k(12));
+  // z's bits are 0x4B400000 + n, so this is (n + 127) << 23: the float 2^n.
+  const scale = i32x4.shl(i32x4.add(z, v128.load(EXP_BIAS)), 23);
+  return v128.andnot(f32x4.mul(e, scale), f32x4.lt(x, lo));
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// @ts-ignore: decorator
+@inline function expf1(x: f32): f32 {
+  return f32x4.extract_lane(expv(f32x4.splat(x)), 0);
+}
+
+// @ts-ignore: decorator
+@inline function at(base: usize, index: i32): usize {
+  return base + (<usize>index << 2);
+}
+
+/**
+ * y [B,L,D] (and the states [B,L,D,N] when writeState ≠ 0) for channels [c0, c1); `work` is scratch for N floats
+ * (rounded up to a multiple of 4). The loop over groups of four states is innermost, so that the groups' exp and
+ * state updates (independent of each other) overlap in the pipeline instead of running as one long chain.
+ */
+export function selectiveScanForward(
+  x: usize, dt: usize, A: usize, Bm: usize, C: usize, Dk: usize, y: usize, state: usize, work: usize,
+  nB: i32, L: i32, D: i32, N: i32, c0: i32, c1: i32, writeState: i32,
+): void {
+  const N4 = N & ~3;
+  for (let b = 0; b < nB; b++) {
+    for (let c = c0; c < c1; c++) {
+      const dk = load<f32>(at(Dk, c));
+      memory.fill(work, 0, <usize>N << 2);
+      for (let t = 0; t < L; t++) {
+        const bt = b * L + t, i = bt * D + c;
+        const dv = load<f32>(at(dt, i)), xv = load<f32>(at(x, i));
+        const dv4 = f32x4.splat(dv), dx4 = f32x4.splat(dv * xv);
+        let acc = f32x4.splat(0);
+        for (let n = 0; n < N4; n += 4) {
+          const bn = bt * N + n;
+          const s = f32x4.add(f32x4.mul(expv(f32x4.mul(dv4, v128.load(at(A, c * N + n)))), v128.load(at(work, n))), f32x4.mul(dx4, v128.load(at(Bm, bn))));
+          v128.store(at(work, n), s);
+          acc = f32x4.add(acc, f32x4.mul(s, v128.load(at(C, bn))));
+          if (writeState) v128.store(at(state, i * N + n), s);
+        }
+        let out = hsum(acc) + dk * xv;
+        for (let n = N4; n < N; n++) {
+          const bn = bt * N + n;
+          const s = expf1(dv * load<f32>(at(A, c * N + n))) * load<f32>(at(work, n)) + dv * xv * load<f32>(at(Bm, bn));
+          store<f32>(at(work, n), s);
+          out += s * load<f32>(at(C, bn));
+          if (writeState) store<f32>(at(state, i * N + n), s);
+        }
+        store<f32>(at(y, i), out);
+      }
+    }
+  }
+}
+
+/**
+ * Reverse-time pass for channels [c0, c1): writes gx, gDelta (both [B,L,D]), gA [D,N] and gD [D] for these
+ * channels, and adds into gB and gC ([B,L,N], summed over channels, so the caller zeroes them and gives each
+ * worker its own). gy / gS are read only when hasGy / hasGs. `work` is scratch for 8·L floats.
+ */
+export function selectiveScanBackward(
+  x: usize, dt: usize, A: usize, Bm: usize, C: usize, Dk: usize, gy: usize, gS: usize,
+  gx: usize, gDelta: usize, gA: usize, gB: usize, gC: usize, gD: usize, work: usize,
+  nB: i32, L: i32, D: i32, N: i32, c0: i32, c1: i32, hasGy: i32, hasGs: i32,
+): void {
+  const N4 = N & ~3;
+  const zero = f32x4.splat(0);
+  for (let c = c0; c < c1; c++) {
+    const dk = load<f32>(at(Dk, c));
+    let accD: f32 = 0;
+    for (let b = 0; b < nB; b++) {
+      for (let t = 0; t < L; t++) {
+        const i = (b * L + t) * D + c;
+        const g: f32 = hasGy ? load<f32>(at(gy, i)) : 0;
+        accD += g * load<f32>(at(x, i));
+        store<f32>(at(gx, i), dk * g);
+        store<f32>(at(gDelta, i), 0);
+      }
+    }
+    store<f32>(at(gD, c), accD);
+    for (let n = 0; n < N4; n += 4) {
+      const a4 = v128.load(at(A, c * N + n));
+      let accA = zero;
+      for (let b = 0; b < nB; b++) {
+        // Recompute this group's states s_t and decays exp(Δ_t A) forward in time; work = [s_t, a_t] per t.
+        let s = zero;
+        for (let t = 0; t < L; t++) {
+          const bt = b * L + t, i = bt * D + c;
+          const dv = load<f32>(at(dt, i));
+          const a = expv(f32x4.mul(f32x4.splat(dv), a4));
+          s = f32x4.add(f32x4.mul(a, s), f32x4.mul(f32x4.splat(dv * load<f32>(at(x, i))), v128.load(at(Bm, bt * N + n))));
+          v128.store(at(work, t * 8), s);
+          v128.store(at(work, t * 8 + 4), a);
+        }
+        // λ_t, the adjoint of s_t, runs backward: λ_t = gy_t·C_t + gS_t + a_{t+1}·λ_{t+1}.
+        let lam = zero;
+        for (let t = L - 1; t >= 0; t--) {
+          const bt = b * L + t, i = bt * D + c, bn = bt * N + n;
+          const dv = load<f32>(at(dt, i)), xv = load<f32>(at(x, i));
+          const g: f32 = hasGy ? load<f32>(at(gy, i)) : 0;
+          const gv = f32x4.splat(g);
+          let l = f32x4.add(lam, f32x4.mul(gv, v128.load(at(C, bn))));
+          if (hasGs) l = f32x4.add(l, v128.load(at(gS, i * N + n)));
+          const st = v128.load(at(work, t * 8)), a = v128.load(at(work, t * 8 + 4));
+          const sp = t > 0 ? v128.load(at(work, (t - 1) * 8)) : zero;
+          v128.store(at(gC, bn), f32x4.add(v128.load(at(gC, bn)), f32x4.mul(gv, st)));
+          v128.store(at(gB, bn), f32x4.add(v128.load(at(gB, bn)), f32x4.mul(l, f32x4.splat(dv * xv))));
+          const q = hsum(f32x4.mul(l, v128.load(at(Bm, bn))));
+          const gz = f32x4.mul(f32x4.mul(l, sp), a);
+          accA = f32x4.add(accA, f32x4.mul(gz, f32x4.splat(dv)));
+          store<f32>(at(gx, i), load<f32>(at(gx, i)) + dv * q);
+          store<f32>(at(gDelta, i), load<f32>(at(gDelta, i)) + hsum(f32x4.mul(gz, a4)) + xv * q);
+          lam = f32x4.mul(l, a);
+        }
+      }
+      v128.store(at(gA, c * N + n), accA);
+    }
+    for (let n = N4; n < N; n++) {
+      const an = load<f32>(at(A, c * N + n));
+      let accA: f32 = 0;
+      for (let b = 0; b < nB; b++) {
+        let s: f32 = 0;
+        for (let t = 0; t < L; t++) {
+          const bt = b * L + t, i = bt * D + c;
+          const dv = load<f32>(at(dt, i));
+          const a = expf1(dv * an);
+          s = a * s + dv * load<f32>(at(x, i)) * load<f32>(at(Bm, bt * N + n));
+          store<f32>(at(work, t * 8), s);
+          store<f32>(at(work, t * 8 + 4), a);
+        }
+        let lam: f32 = 0;
+        for (let t = L - 1; t >= 0; t--) {
+          const bt = b * L + t, i = bt * D + c, bn = bt * N + n;
+          const dv = load<f32>(at(dt, i)), xv = load<f32>(at(x, i));
+          const g: f32 = hasGy ? load<f32>(at(gy, i)) : 0;
+          let l = lam + g * load<f32>(at(C, bn));
+          if (hasGs) l += load<f32>(at(gS, i * N + n));
+          const st = load<f32>(at(work, t * 8)), a = load<f32>(at(work, t * 8 + 4));
+          const sp: f32 = t > 0 ? load<f32>(at(work, (t - 1) * 8)) : 0;
+          store<f32>(at(gC, bn), load<f32>(at(gC, bn)) + g * st);
+          store<f32>(at(gB, bn), load<f32>(at(gB, bn)) + l * dv * xv);
+          const q = l * load<f32>(at(Bm, bn));
+          const gz = l * sp * a;
+          accA += gz * dv;
+          store<f32>(at(gx, i), load<f32>(at(gx, i)) + dv * q);
+          store<f32>(at(gDelta, i), load<f32>(at(gDelta, i)) + gz * an + xv * q);
+          lam = l * a;
+        }
+      }
+      store<f32>(at(gA, c * N + n), accA);
+    }
+  }
+}

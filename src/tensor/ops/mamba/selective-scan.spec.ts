@@ -1,0 +1,128 @@
+import type { ForwardCase, GradCase, OpSpec } from '../../testing/op-spec.js';
+import { tensor } from '../../creation.js';
+import type { Tensor } from '../../tensor.js';
+import { add } from '../elementwise/binary.js';
+import { reshape } from '../shape/reshape.js';
+import { selectiveScan } from './selective-scan.js';
+import { engineGradient, inputs, referenceGradient } from './reference-grad.js';
+
+/**
+ * The independent reference: the recurrence written step by step in float64, exactly as paper-method §1.3 states
+ * it (discretise, update every state, read out, add the skip). Returns y [B,L,D] then the states [B,L,D,N].
+ */
+export function naiveScan([x, dt, A, Bm, C, Dk]: number[][], B: number, L: number, D: number, N: number): { y: number[]; states: number[] } {
+  const y = new Array<number>(B * L * D), states = new Array<number>(B * L * D * N);
+  for (let b = 0; b < B; b++) {
+    const s = Array.from({ length: D }, () => new Array<number>(N).fill(0));
+    for (let t = 0; t < L; t++) {
+      for (let c = 0; c < D; c++) {
+        const i = (b * L + t) * D + c;
+        let out = 0;
+        for (let n = 0; n < N; n++) {
+          const aBar = Math.exp(dt![i]! * A![c * N + n]!);
+          const bu = dt![i]! * Bm![(b * L + t) * N + n]! * x![i]!;
+          s[c]![n] = aBar * s[c]![n]! + bu;
+          out += s[c]![n]! * C![(b * L + t) * N + n]!;
+          states[i * N + n] = s[c]![n]!;
+        }
+        y[i] = out + Dk![c]! * x![i]!;
+      }
+    }
+  }
+  return { y, states };
+}
+
+type Dims = [number, number, number, number];
+// [B, L, D, N]: L=1, N=1, Mamba's N=16, D not a multiple of 4, B > 1.
+const dims: Dims[] = [[1, 1, 3, 1], [2, 5, 3, 4], [2, 4, 5, 16], [3, 3, 7, 2], [1, 6, 2, 16]];
+
+/** x, Δ > 0 (post-softplus), A < 0 (−exp(A_log)), B, C, D. */
+function data([B, L, D, N]: Dims, seed: number): number[][] {
+  return [inputs(B * L * D, seed), inputs(B * L * D, seed + 1, 0.05, 1.2), inputs(D * N, seed + 2, -2, -0.1),
+    inputs(B * L * N, seed + 3), inputs(B * L * N, seed + 4), inputs(D, seed + 5)];
+}
+const shapesOf = ([B, L, D, N]: Dims) => [[B, L, D], [B, L, D], [D, N], [B, L, N], [B, L, N], [D]];
+const make = (d: Dims, seed: number) => data(d, seed).map((v, i) => tensor(v, shapesOf(d)[i]));
+
+/** What the gradient checks differentiate: y alone, the states alone, or both at once (y broadcast over N). */
+type Output = 'y' | 'state' | 'both';
+function scanOutput(which: Output, [B, L, D]: Dims) {
+  return (x: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, C: Tensor, Dk: Tensor): Tensor => {
+    if (which === 'y') return selectiveScan(x, dt, A, Bm, C, Dk);
+    const [y, s] = selectiveScan(x, dt, A, Bm, C, Dk, { returnState: true });
+    if (which === 'state') { y.dispose(); return s; }
+    const y4 = reshape(y, [B, L, D, 1]);
+    const out = add(y4, s);
+    y4.dispose(); y.dispose(); s.dispose();
+    return out;
+  };
+}
+function referenceOutput(which: Output, [B, L, D, N]: Dims) {
+  return (xs: number[][]): number[] => {
+    const { y, states } = naiveScan(xs, B, L, D, N);
+    if (which === 'y') return y;
+    if (which === 'state') return states;
+    return states.map((s, i) => s + y[Math.floor(i / N)]!);
+  };
+}
+
+const forward: ForwardCase[] = [
+  {
+    op: 'selectiveScan', name: 'hand values, one channel and state',
+    // Δ=1, A=ln ½ so Ā=½; B=C=1, D=0.5, x = [2, 0, 4]: s = [2, 1, 4.5], y = s + x/2 = [3, 1, 6.5].
+    run: () => {
+      const [y, s] = selectiveScan(tensor([2, 0, 4], [1, 3, 1]), tensor([1, 1, 1], [1, 3, 1]), tensor([[Math.log(0.5)]]),
+        tensor([1, 1, 1], [1, 3, 1]), tensor([1, 1, 1], [1, 3, 1]), tensor([0.5]), { returnState: true });
+      return { actual: [y, s], expected: [[3, 1, 6.5], [2, 1, 4.5]], shapes: [[1, 3, 1], [1, 3, 1, 1]] };
+    },
+  },
+  ...dims.map((d, i): ForwardCase => ({
+    op: 'selectiveScan', name: `naive per-step loop B=${d[0]} L=${d[1]} D=${d[2]} N=${d[3]}`,
+    run() {
+      const xs = data(d, 100 + 10 * i);
+      const ts = xs.map((v, j) => tensor(v, shapesOf(d)[j]));
+      const { y, states } = naiveScan(xs, ...d);
+      const y1 = selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!);
+      const [y2, s2] = selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { returnState: true });
+      const [B, L, D, N] = d;
+      return { actual: [y1, y2, s2], expected: [y, y, states], shapes: [[B, L, D], [B, L, D], [B, L, D, N]] };
+    },
+  })),
+  ...(['y', 'state', 'both'] as const).flatMap((which) => dims.slice(0, 4).map((d, i): ForwardCase => ({
+    op: 'selectiveScan', name: `backward (${which}) equals float64 differences of the naive loop B=${d[0]} L=${d[1]} D=${d[2]} N=${d[3]}`,
+    run() {
+      const [B, L, D, N] = d;
+      const xs = data(d, 200 + 10 * i), w = inputs(B * L * D * (which === 'y' ? 1 : N), 300 + i);
+      const actual = engineGradient(scanOutput(which, d), xs, shapesOf(d), w);
+      return { actual, expected: referenceGradient(referenceOutput(which, d), xs, w), atol: 2e-5, rtol: 1e-4 };
+    },
+  }))),
+];
+
+const grad: GradCase[] = (['y', 'state', 'both'] as const).flatMap((which) => dims.slice(1, 4).map((d, i): GradCase => ({
+  op: 'selectiveScan', name: `${which} B=${d[0]} L=${d[1]} D=${d[2]} N=${d[3]}`, covers: ['selectiveScanBackward'],
+  inputs: () => make(d, 400 + 10 * i),
+  f: scanOutput(which, d),
+  eps: 1e-2,
+})));
+
+const ok: Dims = [2, 3, 4, 2];
+/** Valid inputs with input `i` replaced by a tensor of `shape` (and dtype int32 if asked). */
+function withBad(i: number, shape: number[], int = false): Tensor {
+  const ts = make(ok, 1);
+  ts[i] = int ? tensor(new Int32Array(shape.reduce((a, b) => a * b, 1)), shape) : tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  return selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!);
+}
+
+export const spec: OpSpec = {
+  forward, grad,
+  errors: [
+    { op: 'selectiveScan', name: 'delta shape differs from x', run: () => withBad(1, [2, 3, 5]), message: /selectiveScan: delta \[2,3,5\] must have x's shape \[2,3,4\] \(inputs: #0 float32\[2,3,4\], #1 float32\[2,3,5\]/ },
+    { op: 'selectiveScan', name: 'A channels differ from x', run: () => withBad(2, [5, 2]), message: /selectiveScan: A must be \[D, N\] with D = 4 \(x's channels\), got \[5,2\]/ },
+    { op: 'selectiveScan', name: 'B states differ from A', run: () => withBad(3, [2, 3, 3]), message: /selectiveScan: B must be \[B, L, N\] = \[2,3,2\].*got \[2,3,3\]/ },
+    { op: 'selectiveScan', name: 'C length differs from x', run: () => withBad(4, [2, 4, 2]), message: /selectiveScan: C must be \[B, L, N\] = \[2,3,2\].*got \[2,4,2\]/ },
+    { op: 'selectiveScan', name: 'D skip length differs from x channels', run: () => withBad(5, [3]), message: /selectiveScan: D must be \[D\] with D = 4 \(x's channels\), got \[3\]/ },
+    { op: 'selectiveScan', name: 'x not rank 3', run: () => withBad(0, [3, 4]), message: /selectiveScan: x must be \[B, L, D\], got \[3,4\]/ },
+    { op: 'selectiveScan', name: 'int32 delta', run: () => withBad(1, [2, 3, 4], true), message: /selectiveScan: x, delta, A, B, C and D must all be float32 \(inputs: #0 float32\[2,3,4\], #1 int32\[2,3,4\]/ },
+  ],
+};
