@@ -7,3 +7,4 @@ export * from './build.js';
 export { randomModel } from './random.js';
 export { MambaModel } from './mamba.js';
 export { GptNeoxModel } from './gptneox.js';
+export * from './save.js';

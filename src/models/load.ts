@@ -10,6 +10,7 @@ import { openCheckpoint } from '../io/checkpoint/index.js';
 import { canonicalName, isIgnorableName, paramSpecs } from './params.js';
 import type { LanguageModel } from './model.js';
 import { buildModel } from './build.js';
+import { loadTokenizer, type FactTokenizer } from '../io/tokenizer/index.js';
 
 export interface LoadOptions {
   /** Where the parameters live (default: the current backend). */
@@ -56,4 +57,11 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<La
     ckpt.close();
   }
   return buildModel(config, params);
+}
+
+/** A model directory's model and tokenizer (tokenizer.json must be there). */
+export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promise<{ model: LanguageModel; tokenizer: FactTokenizer }> {
+  const tokenizer = await loadTokenizer(dir);
+  const model = await loadModel(dir, opts);
+  return { model, tokenizer };
 }

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+
 import { join } from 'node:path';
 import { loadModel } from './load.js';
 import type { HookRunner } from './hooks.js';
@@ -16,7 +16,7 @@ import { slice } from '../tensor/ops/shape/slice.js';
 import { reshape } from '../tensor/ops/shape/reshape.js';
 import { liveTensors } from '../tensor/lifetime.js';
 
-export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/models/', import.meta.url));
+import { FIXTURES } from './testing/fixtures.js';
 
 /** A hook runner that keeps a view of every activation (tests only; the interventions layer has the real one). */
 export function recorder(): HookRunner & { got: Map<string, Tensor> } {
@@ -103,3 +103,16 @@ for (const c of cases) {
     assert.equal(liveTensors(), before, 'the test left tensors alive');
   });
 }
+
+test("mamba-tiny in state-spaces' layout (pytorch_model.bin, mamba_ssm config) gives identical logits", async () => {
+  const a = await loadModel(join(FIXTURES, 'mamba-tiny'));
+  const b = await loadModel(join(FIXTURES, 'mamba-tiny-state-spaces'));
+  assert.equal(b.config.vocabSize, 512, 'vocab_size 509 is padded to a multiple of 8');
+  await tidyAsync(async () => {
+    const ref = await openCheckpoint(join(FIXTURES, 'mamba-tiny'), { file: 'reference.safetensors' });
+    const ids = await ref.load('plain.input_ids');
+    assert.deepEqual(Array.from(await b.forward(ids).data()), Array.from(await a.forward(ids).data()));
+    ref.close();
+  });
+  a.dispose(); b.dispose();
+});

@@ -3,7 +3,7 @@
 // range [c0, c1) so that workers can share a call; within a channel the states n are taken four at a time
 // (f32x4), because every state of a channel follows the same recurrence and only its sums over n couple them.
 // The per-state recurrences are independent, so the backward needs only the scratch of one group of four states
-// over time (`work`: 8·L floats), never the [B, L, D, N] states.
+// over time (`work`: (2·L + 1)·N floats), never the [B, L, D, N] states.
 
 // exp(x) for four lanes: Cephes' expf (range reduction by ln 2, degree-6 polynomial, ~1 ulp). WebAssembly has no
 // vector exp, and a scalar Math.exp per lane would cost more than the rest of the scan together. The rounding
@@ -76,7 +76,7 @@ const EXP_BIAS = memory.data<i32>([127 - 0x4B400000, 127 - 0x4B400000, 127 - 0x4
  */
 export function selectiveScanForward(
   x: usize, dt: usize, A: usize, Bm: usize, C: usize, Dk: usize, y: usize, state: usize, work: usize,
-  nB: i32, L: i32, D: i32, N: i32, c0: i32, c1: i32, writeState: i32,
+  nB: i32, L: i32, D: i32, N: i32, writeState: i32, c0: i32, c1: i32,
 ): void {
   const N4 = N & ~3;
   for (let b = 0; b < nB; b++) {
@@ -112,98 +112,83 @@ export function selectiveScanForward(
 /**
  * Reverse-time pass for channels [c0, c1): writes gx, gDelta (both [B,L,D]), gA [D,N] and gD [D] for these
  * channels, and adds into gB and gC ([B,L,N], summed over channels, so the caller zeroes them and gives each
- * worker its own). gy / gS are read only when hasGy / hasGs. `work` is scratch for 8·L floats.
+ * worker its own). gy / gS are read only when hasGy / hasGs. `work` is scratch for (2·L + 1)·N floats: one
+ * channel's recomputed states and decays over time, and its running adjoint λ.
  */
 export function selectiveScanBackward(
   x: usize, dt: usize, A: usize, Bm: usize, C: usize, Dk: usize, gy: usize, gS: usize,
   gx: usize, gDelta: usize, gA: usize, gB: usize, gC: usize, gD: usize, work: usize,
-  nB: i32, L: i32, D: i32, N: i32, c0: i32, c1: i32, hasGy: i32, hasGs: i32,
+  nB: i32, L: i32, D: i32, N: i32, hasGy: i32, hasGs: i32, c0: i32, c1: i32,
 ): void {
   const N4 = N & ~3;
   const zero = f32x4.splat(0);
+  const ws = work, wa = work + (<usize>(L * N) << 2), wl = work + (<usize>(2 * L * N) << 2);
   for (let c = c0; c < c1; c++) {
     const dk = load<f32>(at(Dk, c));
+    const Ac = at(A, c * N), gAc = at(gA, c * N);
     let accD: f32 = 0;
+    memory.fill(gAc, 0, <usize>N << 2);
     for (let b = 0; b < nB; b++) {
+      // Recompute this channel's states s_t and decays a_t = exp(Δ_t A) forward in time.
       for (let t = 0; t < L; t++) {
-        const i = (b * L + t) * D + c;
+        const bt = b * L + t, i = bt * D + c;
+        const dv = load<f32>(at(dt, i)), xv = load<f32>(at(x, i));
+        const dv4 = f32x4.splat(dv), dx4 = f32x4.splat(dv * xv);
+        for (let n = 0; n < N4; n += 4) {
+          const a = expv(f32x4.mul(dv4, v128.load(at(Ac, n))));
+          const sp = t > 0 ? v128.load(at(ws, (t - 1) * N + n)) : zero;
+          v128.store(at(ws, t * N + n), f32x4.add(f32x4.mul(a, sp), f32x4.mul(dx4, v128.load(at(Bm, bt * N + n)))));
+          v128.store(at(wa, t * N + n), a);
+        }
+        for (let n = N4; n < N; n++) {
+          const a = expf1(dv * load<f32>(at(Ac, n)));
+          const sp: f32 = t > 0 ? load<f32>(at(ws, (t - 1) * N + n)) : 0;
+          store<f32>(at(ws, t * N + n), a * sp + dv * xv * load<f32>(at(Bm, bt * N + n)));
+          store<f32>(at(wa, t * N + n), a);
+        }
+      }
+      // λ_t, the adjoint of s_t, runs backward: λ_t = gy_t·C_t + gS_t + a_{t+1}·λ_{t+1}.
+      memory.fill(wl, 0, <usize>N << 2);
+      for (let t = L - 1; t >= 0; t--) {
+        const bt = b * L + t, i = bt * D + c;
+        const dv = load<f32>(at(dt, i)), xv = load<f32>(at(x, i));
         const g: f32 = hasGy ? load<f32>(at(gy, i)) : 0;
-        accD += g * load<f32>(at(x, i));
-        store<f32>(at(gx, i), dk * g);
-        store<f32>(at(gDelta, i), 0);
+        accD += g * xv;
+        const g4 = f32x4.splat(g), dv4 = f32x4.splat(dv), dx4 = f32x4.splat(dv * xv);
+        let q4 = zero, gdA4 = zero;
+        for (let n = 0; n < N4; n += 4) {
+          const bn = bt * N + n;
+          let l = f32x4.add(v128.load(at(wl, n)), f32x4.mul(g4, v128.load(at(C, bn))));
+          if (hasGs) l = f32x4.add(l, v128.load(at(gS, i * N + n)));
+          const a = v128.load(at(wa, t * N + n));
+          const sp = t > 0 ? v128.load(at(ws, (t - 1) * N + n)) : zero;
+          v128.store(at(gC, bn), f32x4.add(v128.load(at(gC, bn)), f32x4.mul(g4, v128.load(at(ws, t * N + n)))));
+          v128.store(at(gB, bn), f32x4.add(v128.load(at(gB, bn)), f32x4.mul(l, dx4)));
+          q4 = f32x4.add(q4, f32x4.mul(l, v128.load(at(Bm, bn))));
+          const gz = f32x4.mul(f32x4.mul(l, sp), a);
+          gdA4 = f32x4.add(gdA4, f32x4.mul(gz, v128.load(at(Ac, n))));
+          v128.store(at(gAc, n), f32x4.add(v128.load(at(gAc, n)), f32x4.mul(gz, dv4)));
+          v128.store(at(wl, n), f32x4.mul(l, a));
+        }
+        let q = hsum(q4), gdA = hsum(gdA4);
+        for (let n = N4; n < N; n++) {
+          const bn = bt * N + n;
+          let l = load<f32>(at(wl, n)) + g * load<f32>(at(C, bn));
+          if (hasGs) l += load<f32>(at(gS, i * N + n));
+          const a = load<f32>(at(wa, t * N + n));
+          const sp: f32 = t > 0 ? load<f32>(at(ws, (t - 1) * N + n)) : 0;
+          store<f32>(at(gC, bn), load<f32>(at(gC, bn)) + g * load<f32>(at(ws, t * N + n)));
+          store<f32>(at(gB, bn), load<f32>(at(gB, bn)) + l * dv * xv);
+          q += l * load<f32>(at(Bm, bn));
+          const gz = l * sp * a;
+          gdA += gz * load<f32>(at(Ac, n));
+          store<f32>(at(gAc, n), load<f32>(at(gAc, n)) + gz * dv);
+          store<f32>(at(wl, n), l * a);
+        }
+        store<f32>(at(gx, i), dv * q + dk * g);
+        store<f32>(at(gDelta, i), gdA + xv * q);
       }
     }
     store<f32>(at(gD, c), accD);
-    for (let n = 0; n < N4; n += 4) {
-      const a4 = v128.load(at(A, c * N + n));
-      let accA = zero;
-      for (let b = 0; b < nB; b++) {
-        // Recompute this group's states s_t and decays exp(Δ_t A) forward in time; work = [s_t, a_t] per t.
-        let s = zero;
-        for (let t = 0; t < L; t++) {
-          const bt = b * L + t, i = bt * D + c;
-          const dv = load<f32>(at(dt, i));
-          const a = expv(f32x4.mul(f32x4.splat(dv), a4));
-          s = f32x4.add(f32x4.mul(a, s), f32x4.mul(f32x4.splat(dv * load<f32>(at(x, i))), v128.load(at(Bm, bt * N + n))));
-          v128.store(at(work, t * 8), s);
-          v128.store(at(work, t * 8 + 4), a);
-        }
-        // λ_t, the adjoint of s_t, runs backward: λ_t = gy_t·C_t + gS_t + a_{t+1}·λ_{t+1}.
-        let lam = zero;
-        for (let t = L - 1; t >= 0; t--) {
-          const bt = b * L + t, i = bt * D + c, bn = bt * N + n;
-          const dv = load<f32>(at(dt, i)), xv = load<f32>(at(x, i));
-          const g: f32 = hasGy ? load<f32>(at(gy, i)) : 0;
-          const gv = f32x4.splat(g);
-          let l = f32x4.add(lam, f32x4.mul(gv, v128.load(at(C, bn))));
-          if (hasGs) l = f32x4.add(l, v128.load(at(gS, i * N + n)));
-          const st = v128.load(at(work, t * 8)), a = v128.load(at(work, t * 8 + 4));
-          const sp = t > 0 ? v128.load(at(work, (t - 1) * 8)) : zero;
-          v128.store(at(gC, bn), f32x4.add(v128.load(at(gC, bn)), f32x4.mul(gv, st)));
-          v128.store(at(gB, bn), f32x4.add(v128.load(at(gB, bn)), f32x4.mul(l, f32x4.splat(dv * xv))));
-          const q = hsum(f32x4.mul(l, v128.load(at(Bm, bn))));
-          const gz = f32x4.mul(f32x4.mul(l, sp), a);
-          accA = f32x4.add(accA, f32x4.mul(gz, f32x4.splat(dv)));
-          store<f32>(at(gx, i), load<f32>(at(gx, i)) + dv * q);
-          store<f32>(at(gDelta, i), load<f32>(at(gDelta, i)) + hsum(f32x4.mul(gz, a4)) + xv * q);
-          lam = f32x4.mul(l, a);
-        }
-      }
-      v128.store(at(gA, c * N + n), accA);
-    }
-    for (let n = N4; n < N; n++) {
-      const an = load<f32>(at(A, c * N + n));
-      let accA: f32 = 0;
-      for (let b = 0; b < nB; b++) {
-        let s: f32 = 0;
-        for (let t = 0; t < L; t++) {
-          const bt = b * L + t, i = bt * D + c;
-          const dv = load<f32>(at(dt, i));
-          const a = expf1(dv * an);
-          s = a * s + dv * load<f32>(at(x, i)) * load<f32>(at(Bm, bt * N + n));
-          store<f32>(at(work, t * 8), s);
-          store<f32>(at(work, t * 8 + 4), a);
-        }
-        let lam: f32 = 0;
-        for (let t = L - 1; t >= 0; t--) {
-          const bt = b * L + t, i = bt * D + c, bn = bt * N + n;
-          const dv = load<f32>(at(dt, i)), xv = load<f32>(at(x, i));
-          const g: f32 = hasGy ? load<f32>(at(gy, i)) : 0;
-          let l = lam + g * load<f32>(at(C, bn));
-          if (hasGs) l += load<f32>(at(gS, i * N + n));
-          const st = load<f32>(at(work, t * 8)), a = load<f32>(at(work, t * 8 + 4));
-          const sp: f32 = t > 0 ? load<f32>(at(work, (t - 1) * 8)) : 0;
-          store<f32>(at(gC, bn), load<f32>(at(gC, bn)) + g * st);
-          store<f32>(at(gB, bn), load<f32>(at(gB, bn)) + l * dv * xv);
-          const q = l * load<f32>(at(Bm, bn));
-          const gz = l * sp * a;
-          accA += gz * dv;
-          store<f32>(at(gx, i), load<f32>(at(gx, i)) + dv * q);
-          store<f32>(at(gDelta, i), load<f32>(at(gDelta, i)) + gz * an + xv * q);
-          lam = l * a;
-        }
-      }
-      store<f32>(at(gA, c * N + n), accA);
-    }
   }
 }

@@ -3,6 +3,7 @@ import { opError } from '../../errors.js';
 import { fmt } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
+import { arenaAlloc, arenaBudgetBytes, arenaReset, parallelFor, threadCount, wasmF32 } from '../../backends/cpu/wasm.js';
 
 /**
  * Mamba's selective scan (paper-method §1.3 steps 8–10) as one fused op. Per batch row b, channel c and state n:
@@ -11,10 +12,10 @@ import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
  * flow through this op's gradients of Δ and A.
  *
  * Memory: the backward stores no [B, L, D, N] tensor. Each (b, c) pair is independent, so the backward recomputes
- * that pair's states and decays (2·L·N floats of scratch) and then runs the reverse-time pass over them; the cost is
- * one extra forward, and the footprint stays that of the inputs at 2.8B scale (D=5120, N=16, B=256, where storing
- * the states would take 5.4 GB at L=16). The optional state output exists for hook sites; its gradient enters
- * the reverse pass as an extra adjoint of s_t.
+ * that pair's states and decays (2·L·N floats of scratch per thread) and then runs the reverse-time pass over them;
+ * the cost is one extra forward (about a third of the backward's time), and the footprint stays that of the inputs
+ * at 2.8B scale (D=5120, N=16, B=256, where the states would take 1.3 GB per layer at L=16, for each of 64 layers).
+ * The optional state output exists for hook sites; its gradient enters the reverse pass as an extra adjoint of s_t.
  */
 
 interface Dims { B: number; L: number; D: number; N: number }
@@ -37,91 +38,92 @@ function checkInputs(op: string, inputs: readonly Tensor[]): Dims {
   return { B, L, D, N };
 }
 
-/**
- * Forward over channels [c0, c1) of every batch row. `state` (when given) receives s_t as [B, L, D, N].
- * JavaScript numbers are float64, so the running state is carried in float64 and rounded only when stored.
- */
-function scanForwardTs(
-  d: Dims, x: Float32Array, dt: Float32Array, A: Float32Array, Bm: Float32Array, C: Float32Array, Dk: Float32Array,
-  y: Float32Array, state: Float32Array | null, c0: number, c1: number,
-): void {
+// The hot loops are WebAssembly SIMD (selective-scan.as.ts); this side moves operands into the kernels' arena and
+// back. The arena has a budget (wasm.ts), so the batch is cut into row chunks that fit it: rows are independent,
+// and at B=256 the state output alone is 1.3 GB. Channels are split over threads; a thread's share should be worth
+// ~50 µs (a channel costs ~2.5 ns per row·position·state), or waking workers costs more than it saves.
+const ALIGN = 64;
+const aligned = (floats: number) => Math.ceil((floats * 4) / ALIGN) * ALIGN;
+const minChannelsPerThread = (rows: number, L: number, N: number) => Math.ceil(20000 / Math.max(1, rows * L * N));
+
+/** Rows per chunk: as many as fit the arena beside the fixed operands; at least one (the arena then grows past it). */
+function rowsPerChunk(B: number, fixedBytes: number, rowBytes: number): number {
+  return Math.max(1, Math.min(B, Math.floor((arenaBudgetBytes() - fixedBytes) / rowBytes)));
+}
+
+function scanForward(d: Dims, x: Float32Array, dt: Float32Array, A: Float32Array, Bm: Float32Array, C: Float32Array, Dk: Float32Array, y: Float32Array, state: Float32Array | null): void {
   const { B, L, D, N } = d;
-  const s = new Float64Array(N);
-  for (let b = 0; b < B; b++) {
-    for (let c = c0; c < c1; c++) {
-      s.fill(0);
-      const ai = c * N;
-      for (let t = 0; t < L; t++) {
-        const bt = b * L + t, xi = bt * D + c, bi = bt * N;
-        const dv = dt[xi]!, xv = x[xi]!, dx = dv * xv;
-        let acc = 0;
-        for (let n = 0; n < N; n++) {
-          const sn = Math.exp(dv * A[ai + n]!) * s[n]! + dx * Bm[bi + n]!;
-          s[n] = sn;
-          acc += sn * C[bi + n]!;
-        }
-        y[xi] = acc + Dk[c]! * xv;
-        if (state) { const si = xi * N; for (let n = 0; n < N; n++) state[si + n] = s[n]!; }
-      }
-    }
+  const threads = threadCount();
+  const LD = L * D, LN = L * N, LDN = L * D * N;
+  const fixed = aligned(D * N) + aligned(D) + threads * aligned(N);
+  const rows = rowsPerChunk(B, fixed, 4 * (3 * LD + 2 * LN + (state ? LDN : 0)) + 5 * ALIGN);
+  for (let b0 = 0; b0 < B; b0 += rows) {
+    const nb = Math.min(rows, B - b0);
+    arenaReset();
+    const [px, pdt, pA, pB, pC, pDk, py, ps] = [nb * LD, nb * LD, D * N, nb * LN, nb * LN, D, nb * LD, state ? nb * LDN : 0].map((n) => arenaAlloc(n * 4, 'selectiveScan'));
+    const work = Array.from({ length: threads }, () => arenaAlloc(N * 4, 'selectiveScan'));
+    wasmF32(px!, nb * LD).set(x.subarray(b0 * LD, (b0 + nb) * LD));
+    wasmF32(pdt!, nb * LD).set(dt.subarray(b0 * LD, (b0 + nb) * LD));
+    wasmF32(pA!, D * N).set(A);
+    wasmF32(pB!, nb * LN).set(Bm.subarray(b0 * LN, (b0 + nb) * LN));
+    wasmF32(pC!, nb * LN).set(C.subarray(b0 * LN, (b0 + nb) * LN));
+    wasmF32(pDk!, D).set(Dk);
+    parallelFor('selectiveScanForward', D, (c0, c1, t) => [px!, pdt!, pA!, pB!, pC!, pDk!, py!, ps!, work[t]!, nb, L, D, N, state ? 1 : 0, c0, c1],
+      { minUnitsPerThread: minChannelsPerThread(nb, L, N) });
+    y.set(wasmF32(py!, nb * LD), b0 * LD);
+    if (state) state.set(wasmF32(ps!, nb * LDN), b0 * LDN);
   }
 }
 
 /**
- * Reverse-time pass over channels [c0, c1). gy and gS are the adjoints of y and of the state output (either may be
- * absent). gx, gDelta, gA and gD are written in full for these channels; gB and gC are sums over channels, so
- * they are accumulated into (caller-zeroed) arrays. With λ_t the adjoint of s_t:
- *   λ_t = gy_t·C_t + gS_t + exp(Δ_{t+1}A)·λ_{t+1},  ∂/∂(Δ_t A) = λ_t·s_{t-1}·exp(Δ_t A),
- *   ∂/∂B_t = Σ_c λ_t Δ_t x_t,  ∂/∂x_t = Δ_t Σ_n λ_t B_t + D·gy_t,  ∂/∂Δ_t = Σ_n (∂/∂(Δ_t A))·A + x_t Σ_n λ_t B_t.
+ * gx, gDelta, gA, gB, gC, gD from the adjoints gy / gS (either may be absent). gA and gD sum over rows, so they are
+ * summed over chunks here; gB and gC sum over channels, so each thread adds into its own copy and the copies are
+ * summed after the call.
  */
-function scanBackwardTs(
+function scanBackward(
   d: Dims, x: Float32Array, dt: Float32Array, A: Float32Array, Bm: Float32Array, C: Float32Array, Dk: Float32Array,
   gy: Float32Array | null, gS: Float32Array | null,
-  gx: Float32Array, gDelta: Float32Array, gA: Float32Array, gB: Float32Array | Float64Array, gC: Float32Array | Float64Array, gD: Float32Array,
-  c0: number, c1: number,
+  gx: Float32Array, gDelta: Float32Array, gA: Float32Array, gB: Float32Array, gC: Float32Array, gD: Float32Array,
 ): void {
   const { B, L, D, N } = d;
-  const sBuf = new Float64Array(L * N), aBuf = new Float64Array(L * N), lam = new Float64Array(N);
-  const accA = new Float64Array(N);
-  for (let c = c0; c < c1; c++) {
-    const ai = c * N;
-    accA.fill(0);
-    let accD = 0;
-    for (let b = 0; b < B; b++) {
-      for (let n = 0; n < N; n++) {
-        let s = 0;
-        for (let t = 0; t < L; t++) {
-          const bt = b * L + t, xi = bt * D + c;
-          const a = Math.exp(dt[xi]! * A[ai + n]!);
-          s = a * s + dt[xi]! * x[xi]! * Bm[bt * N + n]!;
-          sBuf[t * N + n] = s;
-          aBuf[t * N + n] = a;
-        }
-      }
-      lam.fill(0);
-      for (let t = L - 1; t >= 0; t--) {
-        const bt = b * L + t, xi = bt * D + c, bi = bt * N;
-        const gyv = gy ? gy[xi]! : 0, xv = x[xi]!, dv = dt[xi]!;
-        let q = 0, gdA = 0;
-        for (let n = 0; n < N; n++) {
-          const l = lam[n]! + gyv * C[bi + n]! + (gS ? gS[xi * N + n]! : 0);
-          const a = aBuf[t * N + n]!, sPrev = t > 0 ? sBuf[(t - 1) * N + n]! : 0;
-          gC[bi + n] += gyv * sBuf[t * N + n]!;
-          gB[bi + n] += l * dv * xv;
-          q += l * Bm[bi + n]!;
-          const gz = l * sPrev * a;
-          gdA += gz * A[ai + n]!;
-          accA[n] += gz * dv;
-          lam[n] = l * a;
-        }
-        gx[xi] = dv * q + Dk[c]! * gyv;
-        gDelta[xi] = gdA + xv * q;
-        accD += gyv * xv;
-      }
+  const threads = threadCount();
+  const LD = L * D, LN = L * N, LDN = L * D * N;
+  const fixed = 2 * aligned(D * N) + 2 * aligned(D) + threads * aligned((2 * L + 1) * N);
+  const rowBytes = 4 * ((gy ? 5 : 4) * LD + (2 + 2 * threads) * LN + (gS ? LDN : 0)) + (12 + 2 * threads) * ALIGN;
+  const rows = rowsPerChunk(B, fixed, rowBytes);
+  const accA = new Float64Array(D * N), accD = new Float64Array(D);
+  for (let b0 = 0; b0 < B; b0 += rows) {
+    const nb = Math.min(rows, B - b0);
+    arenaReset();
+    const sizes = [nb * LD, nb * LD, D * N, nb * LN, nb * LN, D, gy ? nb * LD : 0, gS ? nb * LDN : 0, nb * LD, nb * LD, D * N, D];
+    const [px, pdt, pA, pB, pC, pDk, pgy, pgS, pgx, pgd, pgA, pgD] = sizes.map((n) => arenaAlloc(n * 4, 'selectiveScan backward'));
+    const work = Array.from({ length: threads }, () => arenaAlloc((2 * L + 1) * N * 4, 'selectiveScan backward'));
+    const partB = Array.from({ length: threads }, () => arenaAlloc(nb * LN * 4, 'selectiveScan backward'));
+    const partC = Array.from({ length: threads }, () => arenaAlloc(nb * LN * 4, 'selectiveScan backward'));
+    wasmF32(px!, nb * LD).set(x.subarray(b0 * LD, (b0 + nb) * LD));
+    wasmF32(pdt!, nb * LD).set(dt.subarray(b0 * LD, (b0 + nb) * LD));
+    wasmF32(pA!, D * N).set(A);
+    wasmF32(pB!, nb * LN).set(Bm.subarray(b0 * LN, (b0 + nb) * LN));
+    wasmF32(pC!, nb * LN).set(C.subarray(b0 * LN, (b0 + nb) * LN));
+    wasmF32(pDk!, D).set(Dk);
+    if (gy) wasmF32(pgy!, nb * LD).set(gy.subarray(b0 * LD, (b0 + nb) * LD));
+    if (gS) wasmF32(pgS!, nb * LDN).set(gS.subarray(b0 * LDN, (b0 + nb) * LDN));
+    for (const p of [...partB, ...partC]) wasmF32(p, nb * LN).fill(0);
+    parallelFor('selectiveScanBackward', D, (c0, c1, t) => [px!, pdt!, pA!, pB!, pC!, pDk!, pgy!, pgS!, pgx!, pgd!, pgA!, partB[t]!, partC[t]!, pgD!, work[t]!,
+      nb, L, D, N, gy ? 1 : 0, gS ? 1 : 0, c0, c1], { minUnitsPerThread: minChannelsPerThread(nb, L, N) });
+    gx.set(wasmF32(pgx!, nb * LD), b0 * LD);
+    gDelta.set(wasmF32(pgd!, nb * LD), b0 * LD);
+    const ga = wasmF32(pgA!, D * N), gd = wasmF32(pgD!, D);
+    for (let i = 0; i < D * N; i++) accA[i] += ga[i]!;
+    for (let i = 0; i < D; i++) accD[i] += gd[i]!;
+    const outB = gB.subarray(b0 * LN, (b0 + nb) * LN).fill(0), outC = gC.subarray(b0 * LN, (b0 + nb) * LN).fill(0);
+    for (let t = 0; t < threads; t++) {
+      const pb = wasmF32(partB[t]!, nb * LN), pc = wasmF32(partC[t]!, nb * LN);
+      for (let i = 0; i < nb * LN; i++) { outB[i] += pb[i]!; outC[i] += pc[i]!; }
     }
-    for (let n = 0; n < N; n++) gA[ai + n] = accA[n]!;
-    gD[c] = accD;
   }
+  gA.set(accA);
+  gD.set(accD);
 }
 
 interface ScanAttrs { returnState: boolean }
@@ -137,7 +139,7 @@ const selectiveScanOp = defineOp<ScanAttrs>({
     cpu({ inputs, outputs }) {
       const d = dimsOf(inputs);
       const [x, dt, A, Bm, C, Dk] = inputs.map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-      scanForwardTs(d, x, dt, A, Bm, C, Dk, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null, 0, d.D);
+      scanForward(d, x, dt, A, Bm, C, Dk, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null);
     },
   },
   backward([gy, gS], { inputs }) {
@@ -174,11 +176,7 @@ const selectiveScanBackwardOp = defineOp<BackwardAttrs>({
       const gy = hasGy ? cpuF32(inputs[6]!) : null;
       const gS = hasGs ? cpuF32(inputs[6 + Number(hasGy)]!) : null;
       const [gx, gDelta, gA, gB, gC, gD] = outputs.map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-      // gB and gC sum over D channels; float64 accumulators keep D=5120 terms from rounding away.
-      const accB = new Float64Array(gB.length), accC = new Float64Array(gC.length);
-      scanBackwardTs(d, x, dt, A, Bm, C, Dk, gy, gS, gx, gDelta, gA, accB, accC, gD, 0, d.D);
-      gB.set(accB);
-      gC.set(accC);
+      scanBackward(d, x, dt, A, Bm, C, Dk, gy, gS, gx, gDelta, gA, gB, gC, gD);
     },
   },
 });

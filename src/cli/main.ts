@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerInfo } from './commands/info.js';
+import { registerGenerate } from './commands/generate.js';
+import { reportError } from './output.js';
+
+const program = new Command('factlab')
+  .description('Locate and edit factual associations in Mamba and transformer language models.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerInfo(program);
+registerGenerate(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // commander has already printed its own usage errors; --help and --version end here with code 0.
+  if (e instanceof CommanderError) process.exitCode = e.exitCode;
+  else process.exitCode = reportError(e);
+}

@@ -1,0 +1,25 @@
+import { FactlabError } from '../tensor/errors.js';
+
+/** Results go to stdout (text or --json); progress and errors go to stderr. */
+export function emit(json: boolean, value: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+}
+
+/**
+ * One line for a user's mistake; an unexpected failure also gets one line, and its stack trace only with
+ * FACTLAB_DEBUG=1.
+ */
+export function reportError(e: unknown): number {
+  if (e instanceof FactlabError) {
+    process.stderr.write(`factlab: ${e.message}\n`);
+    return 1;
+  }
+  const err = e as Error;
+  process.stderr.write(`factlab: internal error: ${err?.message ?? String(e)}${process.env.FACTLAB_DEBUG ? `\n${err?.stack}` : ' (set FACTLAB_DEBUG=1 for details)'}\n`);
+  return 2;
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
