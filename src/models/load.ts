@@ -12,7 +12,7 @@ import type { LanguageModel } from './model.js';
 import { buildModel } from './build.js';
 import { loadTokenizer, type FactTokenizer } from '../io/tokenizer/index.js';
 
-export interface LoadOptions {
+export interface ModelLoadOptions {
   /** Where the parameters live (default: the current backend). */
   backend?: Backend;
 }
@@ -26,7 +26,7 @@ function list(names: string[]): string {
  * pytorch_model.bin). The checkpoint is checked against the config before any tensor is read: a missing or
  * unexpected tensor name, or a wrong shape, is one error naming the directory and the tensors.
  */
-export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LanguageModel> {
+export async function loadModel(dir: string, opts: ModelLoadOptions = {}): Promise<LanguageModel> {
   const config = readConfig(dir);
   const ckpt = await openCheckpoint(dir);
   const params = new Map<string, Tensor>();
@@ -60,7 +60,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<La
 }
 
 /** A model directory's model and tokenizer (tokenizer.json must be there). */
-export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promise<{ model: LanguageModel; tokenizer: FactTokenizer }> {
+export async function loadPretrained(dir: string, opts: ModelLoadOptions = {}): Promise<{ model: LanguageModel; tokenizer: FactTokenizer }> {
   const tokenizer = await loadTokenizer(dir);
   const model = await loadModel(dir, opts);
   return { model, tokenizer };

@@ -1,7 +1,8 @@
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { constants } from 'node:buffer';
 import { FactlabError } from '../../tensor/errors.js';
-import { float16ToFloat32, type AnyTypedArray, type DType } from '../../tensor/dtype.js';
+import { BYTES_PER_ELEMENT, float16ToFloat32, type AnyTypedArray, type DType } from '../../tensor/dtype.js';
 import { tensor } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
@@ -61,6 +62,15 @@ export function writeFully(fd: number, buf: Uint8Array, position: number): void 
   while (done < buf.length) done += writeSync(fd, buf, done, Math.min(IO_CHUNK, buf.length - done), position + done);
 }
 
+/**
+ * A zeroed byte buffer for `n` bytes of `what`. One JavaScript typed array holds at most 4 GiB (Node 20), which
+ * no single weight of a released model reaches; past it the error names the tensor instead of a RangeError.
+ */
+export function allocBytes(n: number, what: string): Uint8Array {
+  if (n > constants.MAX_LENGTH) throw new FactlabError(`${what} needs ${n} bytes in one array, more than the ${constants.MAX_LENGTH} that JavaScript allows`);
+  return new Uint8Array(n);
+}
+
 export function closeQuietly(fd: number): void {
   try { closeSync(fd); } catch { /* already closed or never fully opened: nothing left to release */ }
 }
@@ -108,6 +118,7 @@ export function decode(raw: Uint8Array, stored: string, keep16: boolean, where: 
   const n = raw.length / width;
   const buf = raw.buffer;
   const dtype = engineDType(stored, keep16);
+  if (n * BYTES_PER_ELEMENT[dtype] > constants.MAX_LENGTH) allocBytes(n * BYTES_PER_ELEMENT[dtype], `${where} as ${dtype}`);
   switch (stored) {
     case 'F32': return { data: new Float32Array(buf, 0, n), dtype };
     case 'I32': return { data: new Int32Array(buf, 0, n), dtype };

@@ -124,7 +124,7 @@ export function unpickle(data: Uint8Array, h: PickleHandlers): unknown {
   };
   const append = (target: unknown, items: unknown[]): void => {
     if (!Array.isArray(target) || Object.isFrozen(target)) fail(`APPEND(S) on ${describe(target)}, not a list`);
-    (target as unknown[]).push(...items);
+    for (const v of items) (target as unknown[]).push(v);
   };
   const tuple = (items: unknown[]): unknown[] => Object.freeze(items) as unknown[];
   // A function, so that `stack` is read after the argument is evaluated: the argument may pop to a MARK, which

@@ -117,6 +117,19 @@ test('big-endian archives are byte-swapped; the archive prefix may be any name',
   f.close();
 });
 
+test('deflated archives (re-zipped by hand) are read too, including strided views', async () => {
+  const dir = tempDir('bin');
+  const path = join(dir, 'deflated.bin');
+  writeTorchZip(path, stateDictPickle([
+    { name: 't', storage: '0', type: 'FloatStorage', numel: 6, offset: 1, shape: [2, 2], stride: [1, 3] },
+  ]), { 0: f32bytes([0, 1, 2, 3, 4, 5]) }, { deflate: true });
+  const f = PytorchBinFile.open(path);
+  const t = await f.load('t');
+  assert.deepEqual(Array.from(await t.data()), [1, 4, 2, 5]);
+  t.dispose();
+  f.close();
+});
+
 test('zip64 archives over 4 GiB: entries past 4 GiB are found and read in place', async () => {
   // Sparse storages keep the 4.3 GB archive from taking disk space; only the bytes that are read are real.
   const dir = tempDir('bin64');

@@ -5,7 +5,7 @@ import { FactlabError } from '../../tensor/errors.js';
 import type { DType } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { fmt } from '../../tensor/shape.js';
-import { ELEMENT_BYTES, HOST_LITTLE_ENDIAN, closeQuietly, isStoredDType, product, readFully, swapBytes, toTensor, writeFully } from './dtypes.js';
+import { ELEMENT_BYTES, allocBytes, HOST_LITTLE_ENDIAN, closeQuietly, isStoredDType, product, readFully, swapBytes, toTensor, writeFully } from './dtypes.js';
 import { duplicateKey } from './json.js';
 import type { Checkpoint, LoadOptions, TensorInfo } from './types.js';
 
@@ -142,7 +142,7 @@ export class SafetensorsFile implements Checkpoint {
   readRaw(name: string): Uint8Array {
     const e = this.entry(name);
     if (this.fd === undefined) throw new FactlabError(`${this.path}: cannot read tensor "${name}": the checkpoint was closed`);
-    const raw = new Uint8Array(e.end - e.begin);
+    const raw = allocBytes(e.end - e.begin, `${this.path}: tensor "${name}"`);
     readFully(this.fd, raw, this.dataStart + e.begin, this.path, `tensor "${name}"`);
     return raw;
   }

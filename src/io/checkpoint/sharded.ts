@@ -88,7 +88,7 @@ export class ShardedCheckpoint implements Checkpoint {
       for (const [name, shard] of weightMap) {
         if (!opened.get(shard)!.has(name)) {
           const actual = storedIn.get(name);
-          throw new FactlabError(`${indexPath}: weight_map puts tensor "${name}" in ${shard}, but ${actual ? `it is in ${actual}` : 'no shard holds it'}`);
+          throw new FactlabError(`${indexPath}: weight_map puts tensor "${name}" in ${shard}, but ${actual ? `it is in ${actual}` : 'that shard has no such tensor'}`);
         }
         shardOf.set(name, opened.get(shard)!);
       }

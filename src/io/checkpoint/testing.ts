@@ -2,12 +2,19 @@
  * Test helpers: writers for hand-made pickles and zip archives, so that tests can build the malformed, malicious
  * or oversized checkpoints that no fixture should hold. Not part of the public API.
  */
-import { closeSync, ftruncateSync, mkdtempSync, openSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 
+const made: string[] = [];
+
+/** A fresh directory under os.tmpdir(), removed when the test process exits (some hold sparse multi-GB files). */
 export function tempDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `factlab-${tag}-`));
+  if (made.length === 0) process.on('exit', () => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+  const dir = mkdtempSync(join(tmpdir(), `factlab-${tag}-`));
+  made.push(dir);
+  return dir;
 }
 
 /** Emits pickle opcodes (protocol 2, as torch.save writes them). */
@@ -106,7 +113,7 @@ export interface ZipInput {
  * Writes a zip of stored entries like torch.save's. With `zip64`, sizes and offsets go in zip64 fields; sparse
  * entries (`size` > data) let a test make an archive over 4 GiB without writing 4 GiB.
  */
-export function writeZip(path: string, inputs: readonly ZipInput[], opts: { zip64?: boolean } = {}): void {
+export function writeZip(path: string, inputs: readonly ZipInput[], opts: { zip64?: boolean; deflate?: boolean } = {}): void {
   const fd = openSync(path, 'w');
   let pos = 0;
   const write = (b: Uint8Array) => { writeSync(fd, b, 0, b.length, pos); pos += b.length; };
@@ -115,13 +122,17 @@ export function writeZip(path: string, inputs: readonly ZipInput[], opts: { zip6
     const name = Buffer.from(e.name, 'utf8');
     const size = e.size ?? e.data.length;
     const crc = size === e.data.length ? crc32(e.data) : 0;
+    // Deflated entries (which torch never writes) stand for archives that were re-zipped by hand.
+    const packed = opts.deflate ? deflateRawSync(e.data) : e.data;
+    const stored = opts.deflate ? packed.length : size;
     const offset = pos;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(opts.zip64 ? 45 : 20, 4);
+    local.writeUInt16LE(opts.deflate ? 8 : 0, 8);
     local.writeUInt16LE(0x21, 12);
     local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(opts.zip64 ? 0xffffffff : size, 18);
+    local.writeUInt32LE(opts.zip64 ? 0xffffffff : stored, 18);
     local.writeUInt32LE(opts.zip64 ? 0xffffffff : size, 22);
     local.writeUInt16LE(name.length, 26);
     const localExtra = Buffer.alloc(opts.zip64 ? 20 : 0);
@@ -129,21 +140,22 @@ export function writeZip(path: string, inputs: readonly ZipInput[], opts: { zip6
       localExtra.writeUInt16LE(1, 0);
       localExtra.writeUInt16LE(16, 2);
       localExtra.writeBigUInt64LE(BigInt(size), 4);
-      localExtra.writeBigUInt64LE(BigInt(size), 12);
+      localExtra.writeBigUInt64LE(BigInt(stored), 12);
     }
     local.writeUInt16LE(localExtra.length, 28);
     write(local);
     write(name);
     write(localExtra);
-    pos += size - e.data.length;
-    write(e.data);
+    pos += stored - packed.length;
+    write(packed);
     const cd = Buffer.alloc(46);
     cd.writeUInt32LE(0x02014b50, 0);
     cd.writeUInt16LE(opts.zip64 ? 45 : 20, 4);
     cd.writeUInt16LE(opts.zip64 ? 45 : 20, 6);
+    cd.writeUInt16LE(opts.deflate ? 8 : 0, 10);
     cd.writeUInt16LE(0x21, 14);
     cd.writeUInt32LE(crc, 16);
-    cd.writeUInt32LE(opts.zip64 ? 0xffffffff : size, 20);
+    cd.writeUInt32LE(opts.zip64 ? 0xffffffff : stored, 20);
     cd.writeUInt32LE(opts.zip64 ? 0xffffffff : size, 24);
     cd.writeUInt16LE(name.length, 28);
     const extra = Buffer.alloc(opts.zip64 ? 28 : 0);
@@ -151,7 +163,7 @@ export function writeZip(path: string, inputs: readonly ZipInput[], opts: { zip6
       extra.writeUInt16LE(1, 0);
       extra.writeUInt16LE(24, 2);
       extra.writeBigUInt64LE(BigInt(size), 4);
-      extra.writeBigUInt64LE(BigInt(size), 12);
+      extra.writeBigUInt64LE(BigInt(stored), 12);
       extra.writeBigUInt64LE(BigInt(offset), 20);
     }
     cd.writeUInt16LE(extra.length, 30);
@@ -191,7 +203,7 @@ export function writeZip(path: string, inputs: readonly ZipInput[], opts: { zip6
 }
 
 /** A torch.save-style checkpoint: `<prefix>/data.pkl`, byteorder, and one entry per storage. */
-export function writeTorchZip(path: string, pickle: Uint8Array, storages: Record<string, Uint8Array | { data: Uint8Array; size: number }>, opts: { zip64?: boolean; byteorder?: string; prefix?: string } = {}): void {
+export function writeTorchZip(path: string, pickle: Uint8Array, storages: Record<string, Uint8Array | { data: Uint8Array; size: number }>, opts: { zip64?: boolean; deflate?: boolean; byteorder?: string; prefix?: string } = {}): void {
   const prefix = opts.prefix ?? 'archive';
   const entries: ZipInput[] = [{ name: `${prefix}/data.pkl`, data: pickle }, { name: `${prefix}/byteorder`, data: Buffer.from(opts.byteorder ?? 'little') }];
   for (const [key, s] of Object.entries(storages)) {

@@ -12,7 +12,7 @@
 import { fstatSync, openSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { FactlabError } from '../../tensor/errors.js';
-import { closeQuietly, readFully } from './dtypes.js';
+import { allocBytes, closeQuietly, readFully } from './dtypes.js';
 
 const EOCD_SIG = 0x06054b50;
 const ZIP64_LOCATOR_SIG = 0x07064b50;
@@ -166,7 +166,7 @@ export class ZipReader {
     if (entry.flags & 1) throw new FactlabError(`${this.path}: zip entry ${entry.name} is encrypted`);
     const start = this.dataOffset(entry);
     if (entry.method === STORED) {
-      const out = new Uint8Array(length);
+      const out = allocBytes(length, `${this.path}: zip entry ${entry.name}`);
       readFully(this.handle(), out, start + offset, this.path, `zip entry ${entry.name}`);
       return out;
     }
@@ -179,7 +179,8 @@ export class ZipReader {
       } catch (e) {
         throw new FactlabError(`${this.path}: zip entry ${entry.name} does not inflate (${(e as Error).message}); the file is corrupt`);
       }
-      return all.slice(offset, offset + length);
+      // A copy, not Buffer#slice's view: callers reinterpret the result from byte 0 of its own buffer.
+      return new Uint8Array(all.subarray(offset, offset + length));
     }
     throw new FactlabError(`${this.path}: zip entry ${entry.name} uses compression method ${entry.method}; torch checkpoints are stored uncompressed and factlab reads only stored or deflated entries`);
   }

@@ -12,7 +12,8 @@ export interface Svd {
 
 /**
  * Left singular vectors whose singular value is below σ₁/REORTH_KAPPA are re-orthogonalised. U is computed as
- * W·V·Σ⁻¹, which puts an error of about ε·σ₁/σᵢ into uᵢ; below this ratio that would exceed ~1e-13.
+ * W·V·Σ⁻¹, which puts an error of about ε·σ₁/σᵢ (times a modest factor of the size) into uᵢ: up to this ratio that
+ * stays near 1e-14, and re-orthogonalising only the rest keeps the cost small for well-conditioned W.
  */
 const REORTH_KAPPA = 32;
 const MAX_SWEEPS = 75;
@@ -38,7 +39,10 @@ export function svd(w: Matrix): Svd {
 }
 
 export interface TruncatedSvdOptions {
-  /** Extra random directions beyond r; more makes the top-r estimate more accurate. Default 10. */
+  /**
+   * Extra random directions beyond r. Default max(10, r): with a slowly decaying spectrum (σ₁₁₀/σ₁₀₀ ≈ 0.86)
+   * 10 extra left W_100 wrong by 3e-2 relative, r extra by 5e-8, for under 30% more time.
+   */
   oversample?: number;
   /** Power (subspace) iterations; each sharpens the separation between σ_r and the tail. Default 4. */
   powerIterations?: number;
@@ -56,7 +60,7 @@ export function truncatedSvd(w: Matrix, r: number, opts: TruncatedSvdOptions = {
   const { rows: m, cols: n } = w;
   const k = Math.min(m, n);
   if (!Number.isInteger(r) || r < 0 || r > k) throw new FactlabError(`truncatedSvd: rank ${r} must be an integer in [0, ${k}] for matrix ${shapeOf(w)}`);
-  const p = opts.oversample ?? 10, q = opts.powerIterations ?? 4;
+  const p = opts.oversample ?? Math.max(10, r), q = opts.powerIterations ?? 4;
   if (!Number.isInteger(p) || p < 0) throw new FactlabError(`truncatedSvd: oversample must be a non-negative integer, got ${p} (matrix ${shapeOf(w)})`);
   if (!Number.isInteger(q) || q < 0) throw new FactlabError(`truncatedSvd: powerIterations must be a non-negative integer, got ${q} (matrix ${shapeOf(w)})`);
   assertFinite('truncatedSvd', 'matrix', w);
@@ -146,9 +150,10 @@ function svdTall(w: Matrix): Svd {
   let start = n;
   for (let i = 0; i < n; i++) {
     const o = i * m;
-    if (S[i]! <= zero || S[i] === 0) uT.fill(0, o, o + m);
+    const nil = S[i]! <= zero || S[i] === 0;
+    if (nil) uT.fill(0, o, o + m);
     else { const inv = 1 / S[i]!; for (let k = 0; k < m; k++) uT[o + k] *= inv; }
-    if (start === n && !(S[i]! * REORTH_KAPPA >= s1)) start = i;
+    if (start === n && (nil || S[i]! * REORTH_KAPPA < s1)) start = i;
   }
   orthonormalizeRows(uT, n, m, start);
   return {

@@ -273,6 +273,11 @@ const MATMUL_NR = 8;
 // Below this many flops a second thread costs more (wake-up, duplicated packing) than it saves: measured with
 // bench/engine.ts (2 threads lose below ~1 MFLOP, win by ~1.5x from ~8 MFLOP).
 const MATMUL_THREAD_MIN_FLOPS = 4e6;
+// Row counts up to which the kernel takes A·Bᵀ as dot products without packing (SMALL_M in matmul.as.ts).
+const MATMUL_SMALL_M = 128;
+// Bytes of Bᵀ per thread copied and consumed at a time on that path: measured best between 1 and 4 MiB
+// (16×2560·50280ᵀ: 192 ms unchunked, 145 ms with 1-4 MiB slabs, 160 ms with 512 KiB).
+const SLAB_BYTES = 2 * 2 ** 20;
 
 /**
  * out[z] (=|+=) op(a[z])·op(b[z]) for z < batch, out contiguous [batch, m, n]. Operands are any typed arrays
@@ -299,7 +304,14 @@ export function matmulCpu(a: Float32Array, b: Float32Array, out: Float32Array, o
   const scratchBytes = alignUp(Number((kernelFunction('matmulScratchBytes') as () => number)()), ALIGN);
   const threads = threadCount();
   const plan = planMatmul(batch, m, k, n, strideA === 0, strideB === 0, Math.floor((arenaBudgetBytes() - threads * scratchBytes) / 4));
-  const { g, mc, kc, nc } = plan;
+  const { g, mc, kc } = plan;
+  let { nc } = plan;
+  // Few rows of A·Bᵀ: the kernel reads B in place (no packing), so B is copied in L2-sized slabs, each used
+  // while the copy has just left it in cache, instead of being streamed from DRAM at the rate of the kernel.
+  if (transB && m <= MATMUL_SMALL_M && g === 1) {
+    const slab = Math.max(MATMUL_NR, Math.floor(SLAB_BYTES * threads / (4 * kc) / MATMUL_NR) * MATMUL_NR);
+    nc = Math.min(nc, slab);
+  }
   const aItems = strideA === 0 ? 1 : g;
   const bItems = strideB === 0 ? 1 : g;
   arenaReset();

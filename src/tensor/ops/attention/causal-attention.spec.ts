@@ -4,6 +4,7 @@ import type { Tensor } from '../../tensor.js';
 import { add } from '../elementwise/binary.js';
 import { causalAttention, type CausalAttentionOptions } from './causal-attention.js';
 import { engineGradient, inputs, referenceGradient } from '../mamba/reference-grad.js';
+import { setArenaBudget } from '../../backends/cpu/wasm.js';
 
 interface Case {
   name: string;
@@ -122,7 +123,42 @@ const forward: ForwardCase[] = [
   })),
 ];
 
-const grad: GradCase[] = gradCases.map(([which, c], n) => ({
+// Enough (batch, head) pairs that the CPU kernels split them over threads, where the machine has several.
+const wide: Case = { name: 'B·H split over threads', B: 4, H: 20, T: 16, S: 16, dk: 12, dv: 16, keyMask: [...Array(16).fill(1), 0, 0, ...Array(46).fill(1)] };
+
+forward.push(
+  {
+    op: 'causalAttention', name: `naive loop: ${wide.name}`,
+    run() {
+      const [q, k, v] = data(wide, 900);
+      const ref = reference(wide, q!, k!, v!);
+      const s = shapesOf(wide);
+      return { actual: causalAttention(tensor(q!, s[0]), tensor(k!, s[1]), tensor(v!, s[2]), options(wide)), expected: [ref.out, ref.probs] };
+    },
+  },
+  ...[cases[4]!, cases[5]!].map((c, n): ForwardCase => ({
+    // The CPU backend cuts the batch into row chunks that fit its kernel arena; 1 KiB holds one row here.
+    op: 'causalAttention', name: `batch cut into row chunks, forward and backward: ${c.name}`,
+    run() {
+      // A third batch row whose masks differ from the first two, so that a chunk reading the wrong rows shows.
+      const d: Case = { ...c, B: 3, dv: c.S, keyMask: c.keyMask ? [...c.keyMask, 1, 0, 1] : undefined,
+        blockMask: c.blockMask?.lead[0] === 2 ? { lead: [3, 1], values: [...c.blockMask.values, 1, 1, 0, 1] } : c.blockMask };
+      const xs = data(d, 950 + n), w = inputs(d.B * d.H * d.T * d.S, 960 + n);
+      const ref = reference(d, xs[0]!, xs[1]!, xs[2]!);
+      setArenaBudget(1024);
+      try {
+        const s = shapesOf(d);
+        const [out, probs] = causalAttention(tensor(xs[0]!, s[0]), tensor(xs[1]!, s[1]), tensor(xs[2]!, s[2]), options(d));
+        const g = engineGradient(attnOutput('both', d), xs, s, w);
+        return { actual: [out, probs, ...g], expected: [ref.out, ref.probs, ...referenceGradient(referenceOutput('both', d), xs, w)], atol: 1e-5, rtol: 1e-4 };
+      } finally {
+        setArenaBudget(undefined);
+      }
+    },
+  })),
+);
+
+const grad: GradCase[] = [...gradCases, ['both', wide] as [Output, Case]].map(([which, c], n) => ({
   op: 'causalAttention', name: `${which}: ${c.name}`, covers: ['causalAttentionBackward'],
   inputs: () => data(c, 300 + 10 * n).map((v, i) => tensor(v, shapesOf(c)[i])),
   f: attnOutput(which, c),

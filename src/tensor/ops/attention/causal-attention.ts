@@ -3,6 +3,7 @@ import { opError } from '../../errors.js';
 import { fmt } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
+import { arenaBudgetBytes, callKernel, threadCount } from '../../backends/cpu/wasm.js';
 
 /**
  * Scaled dot-product attention with a causal mask, as one fused op that also returns the attention pattern
@@ -13,6 +14,15 @@ import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
  * every key is knocked out) has no distribution to normalise: its probabilities and its output are defined as
  * zeros rather than the 0/0 = NaN a plain softmax would give, and it passes no gradient.
  */
+
+// The loops are WebAssembly SIMD (causal-attention.as.ts). Operands are copied into the kernels' arena, which has a
+// budget (wasm.ts), so the batch is cut into row chunks that fit it; a (b, h) pair is the unit split over threads,
+// and a thread's share should be worth ~50 µs (≈ T·S·(dk+dv) multiply-adds per pair at a few GFLOP/s).
+const EMPTY = new Float32Array(0);
+const minUnitsPerThread = (T: number, S: number, dk: number, dv: number) => Math.ceil(2e5 / Math.max(1, T * S * (dk + dv)));
+function rowsPerChunk(B: number, fixedBytes: number, rowBytes: number): number {
+  return Math.max(1, Math.min(B, Math.floor((arenaBudgetBytes() - fixedBytes) / rowBytes)));
+}
 
 interface AttnAttrs { scale: number; offset: number; hasKeyMask: boolean; hasBlockMask: boolean }
 
@@ -53,43 +63,25 @@ const causalAttentionOp = defineOp<AttnAttrs>({
   kernels: {
     cpu({ inputs, outputs, attrs }) {
       const { B, H, T, S, dk, dv } = check(inputs, attrs);
-      const q = cpuF32(inputs[0]!), k = cpuF32(inputs[1]!), v = cpuF32(inputs[2]!);
-      const km = attrs.hasKeyMask ? cpuF32(inputs[3]!) : null;
+      const [q, k, v] = inputs.slice(0, 3).map(cpuF32) as [Float32Array, Float32Array, Float32Array];
+      const km = attrs.hasKeyMask ? cpuF32(inputs[3]!) : EMPTY;
       const bmT = attrs.hasBlockMask ? inputs[3 + Number(attrs.hasKeyMask)]! : null;
-      const bm = bmT ? cpuF32(bmT) : null;
-      const bmB = bmT && bmT.shape[0] !== 1 ? 1 : 0, bmH = bmT && bmT.shape[1] !== 1 ? 1 : 0;
+      const bm = bmT ? cpuF32(bmT) : EMPTY;
+      const bmPerBatch = !!bmT && bmT.shape[0] !== 1, bmPerHead = !!bmT && bmT.shape[1] !== 1;
+      const bmRow = bmT ? (bmPerHead ? H : 1) * T * S : 0;
       const out = cpuF32(outputs[0]!), probs = cpuF32(outputs[1]!);
-      const { scale, offset } = attrs;
-      const score = new Float64Array(S);
-      for (let b = 0; b < B; b++) {
-        for (let h = 0; h < H; h++) {
-          const bh = b * H + h;
-          const bmRow = ((bmB * b) * (bmH ? H : 1) + bmH * h) * T;
-          for (let i = 0; i < T; i++) {
-            const qi = (bh * T + i) * dk, pi = (bh * T + i) * S, oi = (bh * T + i) * dv;
-            let max = -Infinity;
-            for (let j = 0; j < S; j++) {
-              const allowed = j <= i + offset && (!km || km[b * S + j] !== 0) && (!bm || bm[(bmRow + i) * S + j] !== 0);
-              if (!allowed) { score[j] = -Infinity; continue; }
-              const kj = (bh * S + j) * dk;
-              let dot = 0;
-              for (let e = 0; e < dk; e++) dot += q[qi + e]! * k[kj + e]!;
-              score[j] = dot * scale;
-              if (score[j]! > max) max = score[j]!;
-            }
-            out.fill(0, oi, oi + dv);
-            if (max === -Infinity) { probs.fill(0, pi, pi + S); continue; }
-            let sum = 0;
-            for (let j = 0; j < S; j++) { const p = Math.exp(score[j]! - max); score[j] = p; sum += p; }
-            for (let j = 0; j < S; j++) {
-              const p = score[j]! / sum;
-              probs[pi + j] = p;
-              if (p === 0) continue;
-              const vj = (bh * S + j) * dv;
-              for (let e = 0; e < dv; e++) out[oi + e] += p * v[vj + e]!;
-            }
-          }
-        }
+      const perRow = H * (T * dk + S * dk + S * dv + T * dv + T * S) + S + (bmPerBatch ? bmRow : 0);
+      const rows = rowsPerChunk(B, bmPerBatch ? 0 : bmRow * 4, perRow * 4 + 7 * 64);
+      for (let b0 = 0; b0 < B; b0 += rows) {
+        const nb = Math.min(rows, B - b0), b1 = b0 + nb;
+        callKernel('causalAttentionForward', {
+          inputs: [q.subarray(b0 * H * T * dk, b1 * H * T * dk), k.subarray(b0 * H * S * dk, b1 * H * S * dk), v.subarray(b0 * H * S * dv, b1 * H * S * dv),
+            attrs.hasKeyMask ? km.subarray(b0 * S, b1 * S) : EMPTY, bmPerBatch ? bm.subarray(b0 * bmRow, b1 * bmRow) : bm],
+          outputs: [out.subarray(b0 * H * T * dv, b1 * H * T * dv), probs.subarray(b0 * H * T * S, b1 * H * T * S)],
+          zeroOutputs: true,
+          scalars: [H, T, S, dk, dv, attrs.scale, attrs.offset, Number(attrs.hasKeyMask), Number(attrs.hasBlockMask), Number(bmPerBatch), Number(bmPerHead)],
+          split: { units: nb * H, minUnitsPerThread: minUnitsPerThread(T, S, dk, dv) },
+        });
       }
     },
   },
@@ -127,39 +119,26 @@ const causalAttentionBackwardOp = defineOp<BackwardAttrs>({
       const [qT, kT, vT] = inputs as [Tensor, Tensor, Tensor];
       const [B, H, T, dk] = qT.shape as [number, number, number, number];
       const S = kT.shape[2]!, dv = vT.shape[3]!;
-      const q = cpuF32(qT), k = cpuF32(kT), v = cpuF32(vT), P = cpuF32(inputs[3]!);
+      const [q, k, v, P] = inputs.slice(0, 4).map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array];
       const gOut = hasGOut ? cpuF32(inputs[4]!) : null;
       const gP = hasGProbs ? cpuF32(inputs[4 + Number(hasGOut)]!) : null;
-      const gq = cpuF32(outputs[0]!), gk = cpuF32(outputs[1]!), gv = cpuF32(outputs[2]!);
-      gq.fill(0); gk.fill(0); gv.fill(0);
-      const dS = new Float64Array(S);
-      for (let bh = 0; bh < B * H; bh++) {
-        for (let i = 0; i < T; i++) {
-          const qi = (bh * T + i) * dk, pi = (bh * T + i) * S, oi = (bh * T + i) * dv;
-          let r = 0;
-          for (let j = 0; j < S; j++) {
-            const p = P[pi + j]!;
-            if (p === 0) { dS[j] = 0; continue; }
-            let dp = gP ? gP[pi + j]! : 0;
-            if (gOut) {
-              const vj = (bh * S + j) * dv;
-              for (let e = 0; e < dv; e++) dp += gOut[oi + e]! * v[vj + e]!;
-              for (let e = 0; e < dv; e++) gv[vj + e] += p * gOut[oi + e]!;
-            }
-            dS[j] = dp;
-            r += p * dp;
-          }
-          for (let j = 0; j < S; j++) {
-            const p = P[pi + j]!;
-            if (p === 0) continue;
-            const ds = p * (dS[j]! - r) * scale;
-            const kj = (bh * S + j) * dk;
-            for (let e = 0; e < dk; e++) {
-              gq[qi + e] += ds * k[kj + e]!;
-              gk[kj + e] += ds * q[qi + e]!;
-            }
-          }
-        }
+      const [gq, gk, gv] = outputs.map(cpuF32) as [Float32Array, Float32Array, Float32Array];
+      const perRow = H * (2 * T * dk + 2 * S * dk + 2 * S * dv + T * S + (gOut ? T * dv : 0) + (gP ? T * S : 0));
+      const rows = rowsPerChunk(B, threadCount() * (S * 4 + 64), perRow * 4 + 10 * 64);
+      for (let b0 = 0; b0 < B; b0 += rows) {
+        const nb = Math.min(rows, B - b0), b1 = b0 + nb;
+        const qs = (a: Float32Array) => a.subarray(b0 * H * T * dk, b1 * H * T * dk);
+        const ks = (a: Float32Array) => a.subarray(b0 * H * S * dk, b1 * H * S * dk);
+        const vs = (a: Float32Array) => a.subarray(b0 * H * S * dv, b1 * H * S * dv);
+        callKernel('causalAttentionBackward', {
+          inputs: [qs(q), ks(k), vs(v), P.subarray(b0 * H * T * S, b1 * H * T * S),
+            gOut ? gOut.subarray(b0 * H * T * dv, b1 * H * T * dv) : EMPTY, gP ? gP.subarray(b0 * H * T * S, b1 * H * T * S) : EMPTY],
+          outputs: [qs(gq), ks(gk), vs(gv)],
+          zeroOutputs: true,
+          scratchBytes: S * 4,
+          scalars: [H, T, S, dk, dv, scale, Number(hasGOut), Number(hasGProbs)],
+          split: { units: nb * H, minUnitsPerThread: minUnitsPerThread(T, S, dk, dv) },
+        });
       }
     },
   },

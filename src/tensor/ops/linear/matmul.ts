@@ -3,7 +3,7 @@ import { opError } from '../../errors.js';
 import { fmt, sameShape, sizeOf } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
-import { matmulCpu } from './matmul-kernel-ts.js';
+import { matmulCpu } from '../../backends/cpu/wasm.js';
 import { reshape } from '../shape/reshape.js';
 import { sumTo } from '../shape/broadcast.js';
 import { add } from '../elementwise/binary.js';

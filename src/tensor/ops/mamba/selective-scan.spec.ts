@@ -5,6 +5,7 @@ import { add } from '../elementwise/binary.js';
 import { reshape } from '../shape/reshape.js';
 import { selectiveScan } from './selective-scan.js';
 import { engineGradient, inputs, referenceGradient } from './reference-grad.js';
+import { setArenaBudget } from '../../backends/cpu/wasm.js';
 
 /**
  * The independent reference: the recurrence written step by step in float64, exactly as paper-method §1.3 states
@@ -99,12 +100,49 @@ const forward: ForwardCase[] = [
   }))),
 ];
 
-const grad: GradCase[] = (['y', 'state', 'both'] as const).flatMap((which) => dims.slice(1, 4).map((d, i): GradCase => ({
-  op: 'selectiveScan', name: `${which} B=${d[0]} L=${d[1]} D=${d[2]} N=${d[3]}`, covers: ['selectiveScanBackward'],
-  inputs: () => make(d, 400 + 10 * i),
-  f: scanOutput(which, d),
-  eps: 1e-2,
-})));
+// Enough channels that the CPU kernels split them over threads (where the machine has several), so that the
+// per-thread partial sums of gB and gC are exercised.
+const wide: Dims = [2, 4, 320, 16];
+
+forward.push(
+  {
+    op: 'selectiveScan', name: `naive per-step loop, channels split over threads B=${wide[0]} L=${wide[1]} D=${wide[2]} N=${wide[3]}`,
+    run() {
+      const xs = data(wide, 500);
+      const ts = xs.map((v, j) => tensor(v, shapesOf(wide)[j]));
+      const { y, states } = naiveScan(xs, ...wide);
+      const [y2, s2] = selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { returnState: true });
+      return { actual: [y2, s2], expected: [y, states] };
+    },
+  },
+  {
+    // The CPU backend cuts the batch into row chunks that fit its kernel arena; a tiny budget makes every row a chunk.
+    op: 'selectiveScan', name: 'batch cut into row chunks: forward and backward equal the naive loop',
+    run() {
+      const d: Dims = [3, 3, 5, 4];
+      const xs = data(d, 600), w = inputs(3 * 3 * 5 * 4, 601);
+      const { y, states } = naiveScan(xs, ...d);
+      setArenaBudget(1);
+      try {
+        const ts = xs.map((v, j) => tensor(v, shapesOf(d)[j]));
+        const [y2, s2] = selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { returnState: true });
+        const g = engineGradient(scanOutput('both', d), xs, shapesOf(d), w);
+        return { actual: [y2, s2, ...g], expected: [y, states, ...referenceGradient(referenceOutput('both', d), xs, w)], atol: 2e-5, rtol: 1e-4 };
+      } finally {
+        setArenaBudget(undefined);
+      }
+    },
+  },
+);
+
+const grad: GradCase[] = [
+  ...(['y', 'state', 'both'] as const).flatMap((which) => dims.slice(1, 4).map((d, i): GradCase => ({
+    op: 'selectiveScan', name: `${which} B=${d[0]} L=${d[1]} D=${d[2]} N=${d[3]}`, covers: ['selectiveScanBackward'],
+    inputs: () => make(d, 400 + 10 * i),
+    f: scanOutput(which, d),
+  }))),
+  { op: 'selectiveScan', name: `both, channels split over threads B=${wide[0]} L=${wide[1]} D=${wide[2]} N=${wide[3]}`, inputs: () => make(wide, 700), f: scanOutput('both', wide) },
+];
 
 const ok: Dims = [2, 3, 4, 2];
 /** Valid inputs with input `i` replaced by a tensor of `shape` (and dtype int32 if asked). */

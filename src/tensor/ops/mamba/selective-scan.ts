@@ -12,9 +12,9 @@ import { arenaAlloc, arenaBudgetBytes, arenaReset, parallelFor, threadCount, was
  * flow through this op's gradients of Δ and A.
  *
  * Memory: the backward stores no [B, L, D, N] tensor. Each (b, c) pair is independent, so the backward recomputes
- * that pair's states and decays (2·L·N floats of scratch per thread) and then runs the reverse-time pass over them;
- * the cost is one extra forward (about a third of the backward's time), and the footprint stays that of the inputs
- * at 2.8B scale (D=5120, N=16, B=256, where the states would take 1.3 GB per layer at L=16, for each of 64 layers).
+ * that pair's states and decays ((2·L + 1)·N floats of scratch per thread) and then runs the reverse-time pass over
+ * them. The cost is one extra forward pass inside the backward; the footprint stays that of the inputs, where at
+ * 2.8B scale (D=5120, N=16, B=256, L=16) the states would take 1.3 GB per layer, for each of 64 layers.
  * The optional state output exists for hook sites; its gradient enters the reverse pass as an extra adjoint of s_t.
  */
 
