@@ -35,9 +35,10 @@ const args = [
   // module on it; 65536 pages (4 GiB) is the wasm32 ceiling, so the arena can grow as far as wasm32 allows.
   '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536',
 ];
-const { error, stderr } = await asc.main(args, { stdout: process.stdout, stderr: process.stderr });
+// Diagnostics go straight to stderr; the error only summarises them.
+const { error } = await asc.main(args, { stdout: process.stdout, stderr: process.stderr });
 if (error) {
-  console.error(`build-wasm: asc failed: ${error.message}\n${stderr.toString()}`);
+  console.error(`build-wasm: asc failed on ${sources.join(', ')}: ${error.message}`);
   process.exit(1);
 }
 const kb = (statSync(outFile).size / 1024).toFixed(1);

@@ -57,24 +57,32 @@ function close(scope: Set<Tensor>, result: unknown): void {
   if (parent) for (const t of kept) if (!t.isDisposed && scope.has(t)) parent.add(t);
 }
 
+function openScope(): Set<Tensor> {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  return scope;
+}
+
+function endScope(scope: Set<Tensor>, result: unknown): void {
+  scopes.splice(scopes.lastIndexOf(scope), 1);
+  close(scope, result);
+}
+
 /**
  * Runs `fn` in a scope: every tensor it makes is disposed when it returns, except the tensors found in its
  * result (arrays, Maps and plain objects are searched), which pass to the enclosing scope.
  */
 export function tidy<T>(fn: () => T): T {
-  const scope = new Set<Tensor>();
-  scopes.push(scope);
+  const scope = openScope();
   let result: T;
   try {
     result = fn();
     if (result instanceof Promise) throw new FactlabError('tidy: the function returned a Promise; use tidyAsync for async work');
   } catch (e) {
-    scopes.splice(scopes.lastIndexOf(scope), 1);
-    close(scope, undefined);
+    endScope(scope, undefined);
     throw e;
   }
-  scopes.splice(scopes.lastIndexOf(scope), 1);
-  close(scope, result);
+  endScope(scope, result);
   return result;
 }
 
@@ -83,17 +91,14 @@ export function tidy<T>(fn: () => T): T {
  * (await one before starting the next); tensors made by unrelated code while it awaits would be counted in it.
  */
 export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
-  const scope = new Set<Tensor>();
-  scopes.push(scope);
+  const scope = openScope();
   let result: T;
   try {
     result = await fn();
   } catch (e) {
-    scopes.splice(scopes.lastIndexOf(scope), 1);
-    close(scope, undefined);
+    endScope(scope, undefined);
     throw e;
   }
-  scopes.splice(scopes.lastIndexOf(scope), 1);
-  close(scope, result);
+  endScope(scope, result);
   return result;
 }

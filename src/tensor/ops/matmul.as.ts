@@ -10,6 +10,8 @@
 // multiply and two add pipes). Unrolling k made it slower (TurboFan hoists the extra loads and spills).
 // Block sizes: the B micro-panel (KC·8 floats, 8 KiB) and A micro-panel (4 KiB) stay in L1, the packed A block
 // (MC·KC, 128 KiB) and B block (KC·NC, 512 KiB) in a 1 MiB L2.
+// A·Bᵀ with few rows (≤ SMALL_M, the linear-layer case) skips packing altogether: both operands are contiguous in
+// k, so dotRows takes dot products of rows directly (see SMALL_M for the measured gain).
 //
 // Conventions shared by all kernels of this module: pointers (byte addresses in the shared memory) first, then
 // scalars; work ranges last so that threads can share a call.
@@ -202,8 +204,10 @@ function packA(a: usize, lda: i32, transA: i32, ic: i32, mc: i32, pc: i32, kc: i
 function dotRows(a: usize, lda: i32, transA: i32, b: usize, k: i32, c: usize, ldc: usize,
   m0: i32, m1: i32, n0: i32, n1: i32, accumulate: i32, work: usize): void {
   const ldbB = <usize>k << 2;
-  for (let pb = 0; pb < k; pb += DOT_KB) {
-    const kc = min(DOT_KB, k - pb);
+  // A transposed goes through `work` (the packed-B area of the scratch), so its k block must fit there.
+  const kb = transA ? min(DOT_KB, (KC * NC / (m1 - m0)) & ~3) : DOT_KB;
+  for (let pb = 0; pb < k; pb += kb) {
+    const kc = min(kb, k - pb);
     const add = pb > 0 || accumulate != 0;
     // Rows of A for this k block: in place, or transposed into `work` (row pitch kc).
     let arow: usize, ald: usize;

@@ -4,7 +4,7 @@
  * while serving, so the only way in is the control slot; errors go back on the private port.
  */
 import { workerData } from 'node:worker_threads';
-import { SLOT_FIELDS, SlotState, slotViews, type WorkerInit } from './threads.js';
+import { SLOT_FIELDS, SlotState, slotViews, SPIN_MS, spinWhile, type WorkerInit } from './threads.js';
 
 const init = workerData as WorkerInit;
 const { i32, args } = slotViews(init.control, init.slot);
@@ -36,7 +36,7 @@ for (;;) {
   const state = Atomics.load(i32, SLOT_FIELDS.STATE);
   if (state === SlotState.EXIT) break;
   if (state !== SlotState.RUN) {
-    Atomics.wait(i32, SLOT_FIELDS.STATE, state);
+    if (!spinWhile(i32, SLOT_FIELDS.STATE, state, SPIN_MS)) Atomics.wait(i32, SLOT_FIELDS.STATE, state);
     continue;
   }
   try {

@@ -6,8 +6,8 @@
  * (a separate SharedArrayBuffer, so that growing the wasm memory never moves it). To run a kernel the main thread
  * writes the kernel's index and arguments (as float64, which carries every i32/u32/f32 exactly) into each worker's
  * slot, flips its state to RUN and notifies; it then runs its own share and blocks in Atomics.wait (Node allows
- * that on the main thread) until every worker is back to IDLE. A wake-up costs tens of microseconds, so callers
- * use threads only above a work threshold (see matmulCpu in wasm.ts).
+ * that on the main thread) until every worker is back to IDLE; both sides spin briefly first (SPIN_MS). A round
+ * trip still costs µs to tens of µs, so callers use threads only above a work threshold (see matmulCpu in wasm.ts).
  *
  * Failure handling: a kernel that throws in a worker (a trap, a bad argument) is caught there, its message is
  * posted on a private MessagePort and the slot set to FAILED; the main thread reads the message synchronously
@@ -16,7 +16,7 @@
  * and rebuilt on the next call. Workers are unref'd: they never keep the process alive.
  *
  * Thread count: total threads including the main one; FACTLAB_THREADS (1 = no workers) or setThreadCount(), by
- * default os.availableParallelism() capped at 8.
+ * default os.availableParallelism() capped at 8. FACTLAB_THREAD_SPIN_MS: see SPIN_MS.
  *
  * Kernel authors do not use this file directly: see parallelFor / callKernel({ split }) in wasm.ts.
  */
@@ -56,6 +56,31 @@ export function threadCount(): number {
 export function setThreadCount(n: number | undefined): void {
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > MAX_THREADS)) throw new FactlabError(`setThreadCount: expected an integer in [1, ${MAX_THREADS}], got ${n}`);
   override = n;
+}
+
+// Both sides spin briefly before sleeping in Atomics.wait: waking a sleeping thread costs a futex wake and, in a
+// VM, an interrupt to a halted vCPU, which can exceed a kernel share. Two threads vs one on an idle 2-vCPU VM,
+// 64³ / 96³ / 128³ matmul: 0.7 / 0.8 / 0.9x without spinning, 1.1 / 1.5 / 1.7x with 0.05 ms, no better with 0.2.
+// A worker keeps spinning this long after each share, so back-to-back calls find it awake. When the threads
+// must share one core with other processes, each spin delays the other thread instead (a round trip measured
+// 14 µs without spinning, 114 µs with 0.05 ms), hence FACTLAB_THREAD_SPIN_MS (0 = never spin) for such machines.
+export const SPIN_MS = spinMs();
+
+function spinMs(): number {
+  const env = process.env.FACTLAB_THREAD_SPIN_MS;
+  if (env === undefined || env === '') return 0.05;
+  const ms = Number(env);
+  if (!(ms >= 0)) throw new FactlabError(`FACTLAB_THREAD_SPIN_MS must be a non-negative number of milliseconds, got "${env}"`);
+  return ms;
+}
+
+/** Spins up to `ms` while i32[index] === value; true if it changed. */
+export function spinWhile(i32: Int32Array, index: number, value: number, ms: number): boolean {
+  const end = performance.now() + ms;
+  do {
+    for (let i = 0; i < 256; i++) if (Atomics.load(i32, index) !== value) return true;
+  } while (performance.now() < end);
+  return false;
 }
 
 function timeoutMs(mainShareMs: number): number {
@@ -145,18 +170,18 @@ export class KernelThreadPool {
     // Always wait, even after a failure here: the workers are still writing into memory the next call reuses.
     const limit = timeoutMs(performance.now() - t0);
     let workerError: Error | undefined;
-    for (const pw of started) {
+    for (const [w, pw] of started.entries()) {
       const deadline = performance.now() + limit;
+      spinWhile(pw.i32, STATE, SlotState.RUN, SPIN_MS);
       while (Atomics.load(pw.i32, STATE) === SlotState.RUN) {
         const left = deadline - performance.now();
         if (left <= 0 || Atomics.wait(pw.i32, STATE, SlotState.RUN, left) === 'timed-out') {
-          this.broken = true;
           this.dispose();
-          throw new FactlabError(`kernel ${kernel}: worker thread ${this.workers.indexOf(pw) + 1} did not finish within ${Math.round(limit)} ms (crashed or hung); the thread pool was discarded (set FACTLAB_THREADS=1 to run without workers)`);
+          throw new FactlabError(`kernel ${kernel}: worker thread ${w + 1} did not finish within ${Math.round(limit)} ms (crashed or hung); the thread pool was discarded (set FACTLAB_THREADS=1 to run without workers)`);
         }
       }
       if (Atomics.load(pw.i32, STATE) === SlotState.FAILED) {
-        workerError ??= new FactlabError(`kernel ${kernel} failed in worker thread ${this.workers.indexOf(pw) + 1}: ${this.failure(pw)}`);
+        workerError ??= new FactlabError(`kernel ${kernel} failed in worker thread ${w + 1}: ${this.failure(pw)}`);
         Atomics.store(pw.i32, STATE, SlotState.IDLE);
       }
     }

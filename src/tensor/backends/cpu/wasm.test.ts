@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  arenaAlloc, arenaReset, callKernel, kernelFunction, matmulCpu, parallelFor, planMatmul, setArenaBudget, setThreadCount, type MatmulOptions,
+  arenaAlloc, arenaReset, callKernel, kernelFunction, matmulCpu, parallelFor, planMatmul, setArenaBudget, setThreadCount,
+  wasmF32, wasmI32, type MatmulOptions,
 } from './wasm.js';
 
 // Deterministic inputs (an LCG), so a failure reproduces.
@@ -84,6 +85,11 @@ test('matmul: sizes across the block boundaries of the kernel (k > 256, m > 128,
     check({ m: 131, k: 259, n: 9 });
     check({ m: 5, k: 513, n: 521, transB: true });
     check({ m: 129, k: 257, n: 517, transA: true });
+    // Aᵀ·Bᵀ and A·Bᵀ above and below the row count where B is no longer packed, across its k and n blocks.
+    check({ m: 131, k: 259, n: 9, transA: true, transB: true });
+    check({ m: 129, k: 33, n: 65, transB: true });
+    check({ m: 128, k: 2100, n: 70, transA: true, transB: true });
+    check({ m: 6, k: 2100, n: 131, transB: true, accumulate: true });
   });
 });
 
@@ -148,6 +154,22 @@ test('matmul: chunking under a tiny arena budget (batch groups, rows, columns, k
   }
 });
 
+test('matmul kernel: writes stay inside the matmulScratchBytes() of its scratch (threads get adjacent ones)', () => {
+  const scratchBytes = Number(kernelFunction('matmulScratchBytes')());
+  const kernel = kernelFunction('matmulF32');
+  const k = 2100, n = 70, canary = 4096;
+  for (const m of [1, 5, 128, 129]) for (const transA of [0, 1]) for (const transB of [0, 1]) {
+    arenaReset();
+    const a = arenaAlloc(m * k * 4), b = arenaAlloc(k * n * 4), c = arenaAlloc(m * n * 4);
+    const scratch = arenaAlloc(scratchBytes), guard = arenaAlloc(canary);
+    wasmF32(a, m * k).set(rand(m * k, 1));
+    wasmF32(b, k * n).set(rand(k * n, 2));
+    wasmI32(guard, canary / 4).fill(0x7fc0dead);
+    kernel(a, b, c, scratch, m, k, n, transA, transB, 0, 0, 0, 0, 1, 0, m, 0, n);
+    assert.ok(wasmI32(guard, canary / 4).every((x) => x === 0x7fc0dead), `m=${m} transA=${transA} transB=${transB} wrote past its scratch`);
+  }
+});
+
 test('matmul: chunk planning keeps chunks within the budget', () => {
   for (const [batch, m, k, n, budget] of [[1, 16, 2560, 50280, 100e6], [4, 512, 10240, 2560, 20e6], [1, 100000, 64, 100000, 50e6], [3, 5, 1e6, 3, 1e5]] as const) {
     const p = planMatmul(batch, m, k, n, false, false, budget);
@@ -204,4 +226,28 @@ test('threads: a trap in a worker surfaces as an error naming the kernel, and th
     );
     check({ m: 513, k: 129, n: 37 });
   });
+});
+
+test('threads: a worker that does not finish in time is a clear error, and a fresh pool replaces it', async () => {
+  const n = 4_000_000;
+  setThreadCount(2);
+  process.env.FACTLAB_THREAD_TIMEOUT_MS = '1';
+  try {
+    arenaReset();
+    const x = arenaAlloc(n * 4), y = arenaAlloc(n * 4), out = arenaAlloc(n * 4), s = arenaAlloc(64);
+    // The main share is empty, the worker's takes milliseconds: the 1 ms timeout expires first.
+    assert.throws(
+      () => parallelFor('kernelSelfTest', n, (start, end, t) => [x, y, out, s + 16 * t, 1, t === 0 ? 0 : 1, t === 0 ? 0 : n], { threads: 2 }),
+      /kernel kernelSelfTest: worker thread 1 did not finish within 1 ms .*pool was discarded/,
+    );
+  } finally {
+    delete process.env.FACTLAB_THREAD_TIMEOUT_MS;
+  }
+  // Let the abandoned worker stop before the arena is reused.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  try {
+    check({ m: 513, k: 129, n: 37 });
+  } finally {
+    setThreadCount(undefined);
+  }
 });

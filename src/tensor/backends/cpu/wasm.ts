@@ -19,11 +19,12 @@
  *       · scratchBytes: a zero-filled private workspace per thread, its pointer after the outputs.
  *       · split: { units, minUnitsPerThread?, threads? } spreads [0, units) over threads in contiguous ranges;
  *         threads are used only when every thread gets minUnitsPerThread units (set it so that a share is worth
- *         ~50 µs of work: waking a worker costs tens of µs).
+ *         ~50 µs of work: a round trip to the workers costs µs to tens of µs).
  *   - for custom layouts or chunking, use the lower level directly: arenaReset(), arenaAlloc(bytes) → pointer,
  *     wasmF32(ptr, n) / wasmI32(ptr, n) views (re-take them after any arenaAlloc: growing the memory replaces
  *     the buffer), kernelFunction(name), and parallelFor(name, units, argsFor, { threads?, minUnitsPerThread? })
- *     where argsFor(start, end, thread) returns the full argument list of one thread's share.
+ *     where argsFor(start, end, thread) returns the full argument list of one thread's share (thread <
+ *     threadCount(), so per-thread workspaces are threadCount() arena regions indexed by it).
  *   - operands must fit the arena budget (arenaBudgetBytes(), 1.5 GiB by default, FACTLAB_WASM_BUDGET_MB or
  *     setArenaBudget() to change it): callKernel refuses larger calls, and the caller chunks them (matmulCpu
  *     does its own chunking). wasm32 memory never shrinks, so the budget also bounds the memory kept.
@@ -270,9 +271,10 @@ export interface MatmulOptions {
 // Tile of the micro-kernel: thread shares are whole tiles so that no share adds edge tiles.
 const MATMUL_MR = 4;
 const MATMUL_NR = 8;
-// Below this many flops a second thread costs more (wake-up, duplicated packing) than it saves: measured with
-// bench/engine.ts (2 threads lose below ~1 MFLOP, win by ~1.5x from ~8 MFLOP).
-const MATMUL_THREAD_MIN_FLOPS = 4e6;
+// Below this many flops a second thread does not pay for the round trip and the duplicated packing. Two threads
+// vs one on an idle 2-vCPU VM (Intel Xeon, threads.ts's default spin): 1.0-1.2x at 64³ (0.5 MFLOP), 1.4-1.6x at
+// 96³ (1.8 MFLOP), 1.7-1.8x from 128³ (4.2 MFLOP) on.
+const MATMUL_THREAD_MIN_FLOPS = 2e6;
 // Row counts up to which the kernel takes A·Bᵀ as dot products without packing (SMALL_M in matmul.as.ts).
 const MATMUL_SMALL_M = 128;
 // Bytes of Bᵀ per thread copied and consumed at a time on that path: measured best between 1 and 4 MiB
