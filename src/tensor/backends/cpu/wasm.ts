@@ -250,7 +250,7 @@ export function callKernel(name: string, call: KernelCall): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Matmul (kernel: src/tensor/ops/matmul.as.ts)
+// Matmul (kernel: src/tensor/ops/linear/matmul.as.ts)
 
 export interface MatmulOptions {
   batch: number;
