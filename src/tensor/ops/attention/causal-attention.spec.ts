@@ -3,7 +3,7 @@ import { tensor } from '../../creation.js';
 import type { Tensor } from '../../tensor.js';
 import { add } from '../elementwise/binary.js';
 import { causalAttention, type CausalAttentionOptions } from './causal-attention.js';
-import { engineGradient, inputs, referenceGradient } from '../mamba/reference-grad.js';
+import { engineGradient, inputs, referenceGradient } from '../../testing/reference-grad.js';
 import { setArenaBudget } from '../../backends/cpu/wasm.js';
 
 interface Case {

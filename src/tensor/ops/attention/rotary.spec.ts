@@ -1,7 +1,7 @@
 import type { ForwardCase, GradCase, OpSpec } from '../../testing/op-spec.js';
 import { tensor } from '../../creation.js';
 import { rotary } from './rotary.js';
-import { engineGradient, inputs, referenceGradient } from '../mamba/reference-grad.js';
+import { engineGradient, inputs, referenceGradient } from '../../testing/reference-grad.js';
 
 /**
  * The naive float64 definition, written as Hugging Face writes it: inv_freq = base^(−arange(0, r, 2)/r),

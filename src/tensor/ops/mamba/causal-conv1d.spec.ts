@@ -1,7 +1,7 @@
 import type { ForwardCase, GradCase, OpSpec } from '../../testing/op-spec.js';
 import { tensor } from '../../creation.js';
 import { causalConv1d } from './causal-conv1d.js';
-import { engineGradient, inputs, referenceGradient } from './reference-grad.js';
+import { engineGradient, inputs, referenceGradient } from '../../testing/reference-grad.js';
 
 /** The naive float64 definition: out[b,t,c] = bias[c] + Σ_k w[c,k]·x[b,t-K+1+k,c], x = 0 before t = 0. */
 function reference([x, w, bias]: number[][], B: number, L: number, D: number, K: number): number[] {

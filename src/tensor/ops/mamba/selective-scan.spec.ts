@@ -4,7 +4,7 @@ import type { Tensor } from '../../tensor.js';
 import { add } from '../elementwise/binary.js';
 import { reshape } from '../shape/reshape.js';
 import { selectiveScan } from './selective-scan.js';
-import { engineGradient, inputs, referenceGradient } from './reference-grad.js';
+import { engineGradient, inputs, referenceGradient } from '../../testing/reference-grad.js';
 import { setArenaBudget } from '../../backends/cpu/wasm.js';
 
 /**

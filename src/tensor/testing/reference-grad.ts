@@ -1,8 +1,8 @@
-import { tensor } from '../../creation.js';
-import { vjp } from '../../autodiff.js';
-import type { Shape } from '../../shape.js';
-import type { Tensor } from '../../tensor.js';
-import { f32, values } from '../../testing/reference.js';
+import { tensor } from '../creation.js';
+import { vjp } from '../autodiff.js';
+import type { Shape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { f32, values } from './reference.js';
 
 /**
  * Test helpers for fused ops whose backward is a hand-written kernel: the expected gradient comes from central
