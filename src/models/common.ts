@@ -4,6 +4,7 @@ import { cast } from '../tensor/ops/shape/cast.js';
 import { reshape } from '../tensor/ops/shape/reshape.js';
 import { slice } from '../tensor/ops/shape/slice.js';
 import type { ModelConfig } from '../io/config/config.js';
+import type { ForwardStart } from './model.js';
 
 export function checkIds(config: ModelConfig, ids: Tensor, mask?: Tensor): void {
   if (ids.dtype !== 'int32' || ids.rank !== 2) throw new FactlabError(`forward: token ids must be int32 [batch, tokens], got ${ids.describe()}`);
@@ -11,6 +12,17 @@ export function checkIds(config: ModelConfig, ids: Tensor, mask?: Tensor): void 
   if (mask && (mask.rank !== 2 || mask.shape[0] !== ids.shape[0] || mask.shape[1] !== ids.shape[1])) {
     throw new FactlabError(`forward: attentionMask ${mask.describe()} does not match the token ids ${ids.describe()}`);
   }
+}
+
+/** The residual a forward begins from with `start`, as a view the forward owns (it disposes its residuals). */
+export function startResidual(config: ModelConfig, ids: Tensor, start: ForwardStart): Tensor {
+  const { layer, residual } = start;
+  if (!Number.isInteger(layer) || layer < 0 || layer > config.nLayer) throw new FactlabError(`forward: start layer ${layer} is outside 0..${config.nLayer}`);
+  const [B, T] = ids.shape as [number, number];
+  if (residual.rank !== 3 || residual.shape[0] !== B || residual.shape[1] !== T || residual.shape[2] !== config.dModel) {
+    throw new FactlabError(`forward: the start residual ${residual.describe()} must be [${B}, ${T}, ${config.dModel}] (the ids' batch and tokens, the model's width)`);
+  }
+  return reshape(residual, residual.shape);
 }
 
 /** The attention mask as float32 (1 real, 0 padding); the caller disposes it. */

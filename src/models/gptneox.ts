@@ -15,7 +15,7 @@ import { noHooks } from './hooks.js';
 import type { ForwardOptions, LanguageModel } from './model.js';
 import { GPTNEOX_SITES } from './sites.js';
 import { Temps } from './temps.js';
-import { checkIds, floatMask, lastPosition, param } from './common.js';
+import { checkIds, floatMask, lastPosition, param, startResidual } from './common.js';
 
 /**
  * GPT-NeoX (Pythia), computed as transformers' GPTNeoXForCausalLM computes it: pre-LayerNorm blocks with a
@@ -39,8 +39,8 @@ export class GptNeoxModel implements LanguageModel {
     const top = new Temps(hooks);
     const keyMask = opts.attentionMask ? top.t(floatMask(opts.attentionMask)) : undefined;
     const positions = top.t(arange(T, { backend: ids.backend }));
-    let h = top.release(top.at('hook_embed', embedding(P('gpt_neox.embed_in.weight'), ids)));
-    for (let l = 0; l < c.nLayer; l++) {
+    let h = opts.start ? startResidual(c, ids, opts.start) : top.release(top.at('hook_embed', embedding(P('gpt_neox.embed_in.weight'), ids)));
+    for (let l = opts.start?.layer ?? 0; l < c.nLayer; l++) {
       const t = new Temps(hooks);
       const p = `gpt_neox.layers.${l}.`, s = `blocks.${l}.`;
       const hIn = t.at(`${s}hook_resid_pre`, h);
@@ -72,6 +72,14 @@ export class GptNeoxModel implements LanguageModel {
     const head = c.tieEmbeddings ? P('gpt_neox.embed_in.weight') : P('embed_out.weight');
     const logits = linear(opts.logits === 'last' ? top.t(lastPosition(hf)) : hf, head);
     top.dispose();
+    return logits;
+  }
+
+  unembed(h: Tensor): Tensor {
+    const P = (n: string) => param(this.params, n);
+    const hf = layerNorm(h, P('gpt_neox.final_layer_norm.weight'), P('gpt_neox.final_layer_norm.bias'), this.config.eps);
+    const logits = linear(hf, this.config.tieEmbeddings ? P('gpt_neox.embed_in.weight') : P('embed_out.weight'));
+    hf.dispose();
     return logits;
   }
 

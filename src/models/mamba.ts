@@ -14,7 +14,7 @@ import { noHooks } from './hooks.js';
 import type { ForwardOptions, LanguageModel } from './model.js';
 import { MAMBA_SITES } from './sites.js';
 import { Temps } from './temps.js';
-import { checkIds, floatMask, lastPosition, param } from './common.js';
+import { checkIds, floatMask, lastPosition, param, startResidual } from './common.js';
 
 /**
  * Mamba-1 (Gu & Dao), computed as transformers' MambaForCausalLM computes it, with a hook site at every
@@ -37,8 +37,8 @@ export class MambaModel implements LanguageModel {
     const maskCol = mask ? reshape(mask, [B, T, 1]) : null;
     const noConvBias = c.convBias ? null : zeros([c.dInner], { backend: ids.backend });
     const top = new Temps(hooks);
-    let h = top.release(top.at('hook_embed', embedding(P('backbone.embeddings.weight'), ids)));
-    for (let l = 0; l < c.nLayer; l++) {
+    let h = opts.start ? startResidual(c, ids, opts.start) : top.release(top.at('hook_embed', embedding(P('backbone.embeddings.weight'), ids)));
+    for (let l = opts.start?.layer ?? 0; l < c.nLayer; l++) {
       const t = new Temps(hooks);
       const p = `backbone.layers.${l}.`, s = `blocks.${l}.`;
       const hIn = t.at(`${s}hook_resid_pre`, h);
@@ -82,6 +82,14 @@ export class MambaModel implements LanguageModel {
     const logits = linear(opts.logits === 'last' ? top.t(lastPosition(hf)) : hf, head);
     top.dispose();
     mask?.dispose(); maskCol?.dispose(); noConvBias?.dispose();
+    return logits;
+  }
+
+  unembed(h: Tensor): Tensor {
+    const P = (n: string) => param(this.params, n);
+    const hf = rmsnorm(h, P('backbone.norm_f.weight'), this.config.eps);
+    const logits = linear(hf, this.config.tieEmbeddings ? P('backbone.embeddings.weight') : P('lm_head.weight'));
+    hf.dispose();
     return logits;
   }
 

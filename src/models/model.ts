@@ -9,6 +9,18 @@ export interface ForwardOptions {
   hooks?: HookRunner;
   /** Logits at every position (default), at the last position only ([B, V]), or none (hook captures only). */
   logits?: 'all' | 'last' | 'none';
+  /**
+   * Begin at `layer` from `residual`, the residual stream entering that layer ([B, T, d], what
+   * `blocks.{layer}.hook_resid_pre` captures; layer = nLayer leaves only the final norm and the unembedding).
+   * Layers below it are not computed, so none of their hooks is reached: tracing starts patched rows where their
+   * first patch is, from a residual cached once. The ids still give the batch's shape and the mask's meaning.
+   */
+  start?: ForwardStart;
+}
+
+export interface ForwardStart {
+  layer: number;
+  residual: Tensor;
 }
 
 /** A causal language model with named hook sites. Parameters use transformers' names. */
@@ -18,6 +30,8 @@ export interface LanguageModel {
   readonly sites: readonly SiteInfo[];
   /** Token ids [B, T] (int32) → logits [B, T, V] (or [B, V] with logits: 'last'). */
   forward(ids: Tensor, opts?: ForwardOptions): Tensor;
+  /** The final norm and the unembedding: residual vectors [..., d] → logits [..., V] (LRE decoding, logit lens). */
+  unembed(h: Tensor): Tensor;
   /** Frees the parameters. */
   dispose(): void;
 }

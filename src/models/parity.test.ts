@@ -116,3 +116,20 @@ test("mamba-tiny in state-spaces' layout (pytorch_model.bin, mamba_ssm config) g
   });
   a.dispose(); b.dispose();
 });
+
+test('unembed of the last layer residual equals the logits (both architectures)', async () => {
+  for (const dir of ['mamba-tiny', 'pythia-parallel']) {
+    const model = await loadModel(join(FIXTURES, dir));
+    await tidyAsync(async () => {
+      const ref = await openCheckpoint(join(FIXTURES, dir), { file: 'reference.safetensors' });
+      const ids = await ref.load('plain.input_ids');
+      const rec = recorder();
+      const logits = model.forward(ids, { hooks: rec });
+      const h = rec.got.get(`blocks.${model.config.nLayer - 1}.hook_resid_post`)!;
+      assert.deepEqual(Array.from(await model.unembed(h).data()), Array.from(await logits.data()));
+      for (const t of rec.got.values()) t.dispose();
+      ref.close();
+    });
+    model.dispose();
+  }
+});

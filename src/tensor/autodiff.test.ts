@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './ops/index.js';
-import { jacobian, noGrad, valueAndGrad, vjp } from './autodiff.js';
+import { noGrad, valueAndGrad, vjp } from './autodiff.js';
+import { jacobian } from './jacobian.js';
 import { liveTensors, tidy } from './lifetime.js';
 import { tensor } from './creation.js';
 import { add, mul, sub } from './ops/elementwise/binary.js';
