@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerInfo } from './commands/info.js';
 import { registerGenerate } from './commands/generate.js';
+import { registerLre } from './commands/lre.js';
 import { reportError } from './output.js';
 
 const program = new Command('factlab')
@@ -12,6 +13,7 @@ const program = new Command('factlab')
 
 registerInfo(program);
 registerGenerate(program);
+registerLre(program);
 
 try {
   await program.parseAsync(process.argv);
