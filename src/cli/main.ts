@@ -2,7 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerInfo } from './commands/info.js';
 import { registerGenerate } from './commands/generate.js';
-import { registerLre } from './commands/lre.js';
+import { registerTrace } from './commands/trace.js';
+import { registerLre, registerLreCompare } from './commands/lre.js';
 import { reportError } from './output.js';
 
 const program = new Command('factlab')
@@ -13,7 +14,9 @@ const program = new Command('factlab')
 
 registerInfo(program);
 registerGenerate(program);
+registerTrace(program);
 registerLre(program);
+registerLreCompare(program);
 
 try {
   await program.parseAsync(process.argv);

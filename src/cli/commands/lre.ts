@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { loadPretrained } from '../../models/load.js';
 import { findRelation, listRelations, loadRelation, sharedDataDir, type Relation } from '../../methods/data/relations.js';
 import { sweepRelation, type LreRelationResult } from '../../methods/lre/sweep.js';
 import { plotRelation } from '../../methods/lre/plot.js';
+import { compareLre, plotComparison } from '../../methods/lre/compare.js';
 import { basename } from 'node:path';
 import type { HLayer } from '../../methods/lre/types.js';
 import { FactlabError } from '../../tensor/errors.js';
@@ -68,5 +69,33 @@ export function registerLre(program: Command): void {
         `\nall figures in ${file}; plots lre-<relation>.svg/.png in ${o.out}`,
       ].join('\n'));
       model.dispose();
+    });
+}
+
+export function registerLreCompare(program: Command): void {
+  program.command('lre-compare')
+    .description('compare LRE results of several models relation by relation (table and grouped bar charts)')
+    .requiredOption('--run <label=file...>', 'a label and the lre.json that `factlab lre` wrote, e.g. Mamba=mamba-lre/lre.json')
+    .option('-o, --out <dir>', 'where the charts go', 'lre-compare')
+    .option('--json', 'machine-readable output')
+    .action((o: { run: string[]; out: string; json?: boolean }) => {
+      const runs = o.run.map((spec) => {
+        const eq = spec.indexOf('=');
+        if (eq <= 0) throw new FactlabError(`--run: "${spec}" is not LABEL=FILE`);
+        const file = spec.slice(eq + 1);
+        let parsed: { results?: LreRelationResult[] };
+        try { parsed = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { throw new FactlabError(`--run ${spec}: cannot read ${file} (${(e as Error).message})`); }
+        if (!Array.isArray(parsed.results)) throw new FactlabError(`--run ${spec}: ${file} is not a results file written by factlab lre`);
+        return { label: spec.slice(0, eq), results: parsed.results };
+      });
+      mkdirSync(o.out, { recursive: true });
+      const cmp = compareLre(runs);
+      const charts = plotComparison(runs, o.out);
+      emit(!!o.json, { runs: runs.map((r) => r.label), ...cmp, charts }, () => [
+        table([['relation', ...runs.flatMap((r) => [`${r.label} faith.`, `${r.label} caus.`])],
+          ...cmp.rows.map((row) => [row.relation, ...runs.flatMap((_, i) => [fmt(row.faithfulness[i]!), fmt(row.causality[i]!)])]),
+          ['mean', ...runs.flatMap((_, i) => [fmt(cmp.means.faithfulness[i]!), fmt(cmp.means.causality[i]!)])]]),
+        `\ncharts: ${charts.map((c) => `${c}.svg/.png`).join(', ')}`,
+      ].join('\n'));
     });
 }

@@ -43,3 +43,18 @@ test('an LRE sweep is deterministic, resumes from its cache, and recomputes a da
   assert.deepEqual(c, a);
   assert.equal(steps, 6);
 });
+
+test('the comparison takes each run\'s best layer per relation and averages over the relations each run has', async () => {
+  const { compareLre } = await import('./compare.js');
+  const result = (relation: string, faithfulness: number | null, efficacy: number | null) => ({ relation, cells: [], best: { layer: 0 as const, faithfulness, efficacy, beta: 1, rank: 8 } });
+  const cmp = compareLre([
+    { label: 'Mamba', results: [result('a', 0.9, 0.5), result('b', 0.3, null)] },
+    { label: 'Pythia', results: [result('b', 0.7, 0.2)] },
+  ]);
+  assert.deepEqual(cmp.rows, [
+    { relation: 'a', faithfulness: [0.9, null], causality: [0.5, null] },
+    { relation: 'b', faithfulness: [0.3, 0.7], causality: [null, 0.2] },
+  ]);
+  assert.ok(Math.abs(cmp.means.faithfulness[0]! - 0.6) < 1e-12);
+  assert.deepEqual(cmp.means.causality, [0.5, 0.2]);
+});
