@@ -11,7 +11,7 @@ import { saveModel } from '../models/save.js';
 import { loadTokenizer } from '../io/tokenizer/index.js';
 import { generate } from '../interventions/generate.js';
 import { tensor } from '../tensor/creation.js';
-import { neoxTokenizerPath, skipWithoutData } from '../io/tokenizer/testdata.js';
+import { neoxTokenizerPath, skipWithoutData } from '../io/shared-data.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { loadPretrained } from '../../models/load.js';
-import { findRelation, listRelations, loadRelation, sharedDataDir, type Relation } from '../../methods/data/relations.js';
+import { findRelation, listRelations, loadRelation, relationsDir, type Relation } from '../../methods/data/relations.js';
 import { sweepRelation, type LreRelationResult } from '../../methods/lre/sweep.js';
 import { plotRelation } from '../../methods/lre/plot.js';
 import { compareLre, plotComparison } from '../../methods/lre/compare.js';
@@ -16,7 +16,7 @@ import { intArg } from '../options.js';
 interface Opts { model: string; relation: string[]; layers?: string; nTrain: number; trials: number; maxTests?: number; seed: number; chunk: number; out: string; json?: boolean }
 
 function relations(specs: string[]): Relation[] {
-  const dir = join(sharedDataDir() ?? 'shared/data', 'relations');
+  const dir = relationsDir();
   return specs.flatMap((s) => (s === 'all' ? listRelations(dir).map(loadRelation) : ['factual', 'commonsense', 'linguistic', 'bias'].includes(s) ? listRelations(dir, s).map(loadRelation) : [findRelation(s, dir)]));
 }
 

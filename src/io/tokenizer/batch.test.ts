@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FactlabError } from '../../tensor/errors.js';
 import { batchSubjectSpan, encodeBatch, findSubjectSpan, loadTokenizer, shiftSpan, tokenizerFromJson, type FactTokenizer } from './index.js';
-import { knownRecords, neoxTokenizerPath, skipWithoutData } from './testdata.js';
+import { knownRecords, neoxTokenizerPath, skipWithoutData } from '../shared-data.js';
 
 let neoxCache: Promise<FactTokenizer> | undefined;
 const neox = () => (neoxCache ??= loadTokenizer(neoxTokenizerPath!));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FactlabError } from '../../tensor/errors.js';
 import { loadTokenizer, tokenizerFromJson, type FactTokenizer, type Offset } from './index.js';
-import { knownRecords, neoxTokenizerPath, skipWithoutData } from './testdata.js';
+import { knownRecords, neoxTokenizerPath, skipWithoutData } from '../shared-data.js';
 
 let neoxCache: Promise<FactTokenizer> | undefined;
 const neox = () => (neoxCache ??= loadTokenizer(neoxTokenizerPath!));

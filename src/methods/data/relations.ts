@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, dirname, join } from 'node:path';
+import { sharedPath } from '../../io/shared-data.js';
 import { FactlabError } from '../../tensor/errors.js';
 
 /** A relation of the LRE dataset (Hernandez et al.): ../shared/data/relations/<kind>/<name>.json. */
@@ -16,11 +16,9 @@ export interface Relation {
   samples: { subject: string; object: string }[];
 }
 
-/** Where the shared data lives: FACTLAB_SHARED_DATA, or shared/data beside or inside the checkout. */
-export function sharedDataDir(): string | null {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-  const candidates = [process.env.FACTLAB_SHARED_DATA, join(root, 'shared/data'), join(root, '../shared/data')].filter((p): p is string => !!p);
-  return candidates.find((p) => existsSync(join(p, 'relations'))) ?? null;
+/** The relations folder of the shared data (FACTLAB_SHARED_DATA or shared/data beside the checkout). */
+export function relationsDir(): string {
+  return sharedPath('relations') ?? 'shared/data/relations';
 }
 
 function str(file: string, v: unknown, what: string): string {
@@ -64,7 +62,7 @@ export function listRelations(dir: string, kind?: string): string[] {
 /**
  * A relation by path, by "kind/name" or by name ("country_capital_city") inside the shared relations folder.
  */
-export function findRelation(spec: string, dir = join(sharedDataDir() ?? 'shared/data', 'relations')): Relation {
+export function findRelation(spec: string, dir = relationsDir()): Relation {
   if (spec.endsWith('.json') || existsSync(spec)) return loadRelation(spec);
   const all = listRelations(dir);
   const hit = all.find((f) => f.endsWith(`/${spec}.json`));

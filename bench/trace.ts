@@ -1,0 +1,183 @@
+/**
+ * Causal tracing benchmark: time per fact, factlab beside the paper's procedure, in one command.
+ *
+ *   node dist/bench/trace.js [--preset small|mamba-2.8b] [--facts 2] [--batch-size 32] [--backend cpu|webgpu]
+ *                            [--python python3] [--device cpu|cuda] [--no-reference] [--modes per-patch,batched,reuse]
+ *
+ * A random-weight Mamba (preset `mamba-2.8b`: 64 layers, width 2560, the paper's model) traces prompts of 12 random
+ * tokens whose subject is tokens 1..3, corrupted by swapping those tokens, at the sites residual, s, g and o
+ * (window 10). factlab runs in three modes: `per-patch` (the paper's procedure: one forward of [clean, corrupted]
+ * per site, token and layer), `batched` (many patched rows per forward, each from the embeddings) and `reuse`
+ * (batched, and each forward starts at the lowest layer its rows patch, from the residual stream cached by the
+ * clean and corrupted runs). Then reference/trace_reference.py runs the paper's procedure in PyTorch on
+ * mamba-minimal, as romba does; when the weights are small enough to hand over, it gets the same weights and
+ * the matrices are compared. Figures go to bench/results/trace-<date>T<hhmm>-<preset>.json,
+ * bench/results/trace.md and docs/performance.md, with the machine, the date and the command.
+ */
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync, execSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { parseConfig, type MambaConfig } from '../src/io/config/config.js';
+import { randomModel } from '../src/models/random.js';
+import { saveModel } from '../src/models/save.js';
+import { setBackend } from '../src/tensor/backends/current.js';
+import { Rng } from '../src/tensor/random.js';
+import { traceInput, tracePatches } from '../src/methods/tracing/trace.js';
+import { baseline, planBatches } from '../src/methods/tracing/engine.js';
+import { resolveTraceSite } from '../src/methods/tracing/sites.js';
+import type { TraceInput } from '../src/methods/tracing/types.js';
+
+// Untied heads: random.ts draws a tied head as the N(0, 1) embedding, whose logits (std √d) put p = 1 on one token
+// everywhere, and then no patch changes anything; a head of std 1/√d gives logits of std ~1, as trained models have.
+const PRESETS: Record<string, Record<string, unknown>> = {
+  small: { model_type: 'mamba', hidden_size: 128, num_hidden_layers: 16, vocab_size: 50280, state_size: 16, tie_word_embeddings: false },
+  'mamba-2.8b': { model_type: 'mamba', hidden_size: 2560, num_hidden_layers: 64, vocab_size: 50280, state_size: 16, tie_word_embeddings: false },
+};
+const SITES = ['residual', 's', 'g', 'o'];
+const MODES = ['per-patch', 'batched', 'reuse'] as const;
+type Mode = (typeof MODES)[number];
+/** Larger models get random weights on each side rather than a safetensors file handed over (timing only). */
+const HAND_OVER_LIMIT = 5e8;
+
+interface Opts { preset: string; facts: number; tokens: number; batchSize: number; backend: string; python: string; device: string; reference: boolean; modes: string; threads: number }
+
+function facts(n: number, T: number, vocab: number): TraceInput[] {
+  const rng = new Rng(1);
+  return Array.from({ length: n }, () => {
+    const clean = Array.from({ length: T }, () => 1 + rng.int(vocab - 1));
+    const corrupt = clean.map((id, t) => (t >= 1 && t < 4 ? 1 + rng.int(vocab - 1) : id));
+    return { ids: Int32Array.from([...clean, ...corrupt]), mask: null, T, subject: { start: 1, end: 4 }, first: 0, noise: null };
+  });
+}
+
+async function selectBackend(name: string): Promise<void> {
+  if (name === 'cpu') return;
+  if (name !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got ${name}`);
+  // Imported by path at run time: the WebGPU backend is being built beside this benchmark.
+  const path = '../src/tensor/backends/webgpu/webgpu-backend.js';
+  const mod = await import(path) as { initWebGPU: () => Promise<Parameters<typeof setBackend>[0]> };
+  setBackend(await mod.initWebGPU());
+}
+
+const median = (x: readonly number[]) => {
+  const s = [...x].sort((a, b) => a - b), m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const loadAtStart = loadavg()[0]!;
+  const o = new Command('trace-bench')
+    .option('--preset <name>', Object.keys(PRESETS).join(' or '), 'small')
+    .option('--facts <n>', 'facts timed per mode (after one warm-up forward)', (v) => Number(v), 2)
+    .option('--tokens <n>', 'prompt length', (v) => Number(v), 12)
+    .option('--batch-size <n>', 'rows per forward in the batched modes', (v) => Number(v), 32)
+    .option('--backend <name>', 'cpu or webgpu', 'cpu')
+    .option('--python <path>', 'python with torch, for the reference', process.env.FACTLAB_PYTHON ?? 'python3')
+    .option('--device <name>', 'torch device for the reference (cpu, cuda)', 'cpu')
+    .option('--threads <n>', 'torch CPU threads (0: its default)', (v) => Number(v), availableParallelism())
+    .option('--no-reference', 'skip the PyTorch reference')
+    .option('--modes <list>', `factlab modes: ${MODES.join(',')}`, MODES.join(','))
+    .parse().opts<Opts>();
+  const preset = PRESETS[o.preset];
+  if (!preset) throw new Error(`unknown preset ${o.preset}`);
+  const modes = o.modes.split(',') as Mode[];
+  for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m}`);
+  await selectBackend(o.backend);
+  const config = parseConfig(preset, o.preset) as MambaConfig;
+  const model = randomModel(config, 0);
+  const sites = SITES.map((s) => resolveTraceSite(config, s));
+  const inputs = facts(o.facts, o.tokens, config.vocabSize);
+  const patches = sites.length * o.tokens * config.nLayer;
+  console.error(`${o.preset}: ${config.nLayer} layers, width ${config.dModel}; ${o.facts} facts of ${o.tokens} tokens; ${patches} patched runs per fact`);
+
+  const factlab: Record<string, { msPerFact: number[]; batchSize: number; reuse: boolean; layerWork: number }> = {};
+  const samplePatches = tracePatches(inputs[0]!, sites, config.nLayer);
+  const scores: Record<string, number[][][]> = {};
+  (await baseline(model, inputs[0]!)).dispose(); // warm-up: kernels compiled, memory grown
+  for (const mode of modes) {
+    const batchSize = mode === 'per-patch' ? 2 : o.batchSize, reuse = mode === 'reuse';
+    const ms: number[] = [];
+    for (const [k, input] of inputs.entries()) {
+      const t0 = performance.now();
+      const r = await traceInput(model, input, sites, { batchSize, reuse });
+      ms.push(performance.now() - t0);
+      if (mode === 'per-patch') scores[k] = r.sites.map((s) => s.scores);
+      console.error(`factlab ${mode}: fact ${k}: ${(ms.at(-1)! / 1000).toFixed(2)} s`);
+    }
+    // The share of (row × layer) block computations done, against the same batches run from the embeddings.
+    const plan = planBatches(samplePatches, config.nLayer, batchSize, 1);
+    factlab[mode] = { msPerFact: ms, batchSize, reuse, layerWork: reuse ? plan.layerRows / plan.layerRowsFromEmbeddings : 1 };
+  }
+
+  let reference: { secondsPerFact: number[]; device: string; torch: string; sameWeights: boolean; maxAbsDiff: number | null; forwards: number } | { error: string } | null = null;
+  if (o.reference) {
+    const dir = mkdtempSync(join(tmpdir(), 'factlab-trace-bench-'));
+    const params = [...model.params.values()].reduce((a, t) => a + t.size, 0);
+    const sameWeights = params <= HAND_OVER_LIMIT;
+    if (sameWeights) await saveModel(model, join(dir, 'model'));
+    const spec = {
+      config: { d_model: config.dModel, n_layer: config.nLayer, d_inner: config.dInner, d_state: config.dState, dt_rank: config.dtRank, d_conv: config.dConv, vocab_size: config.vocabSize, eps: config.eps, tie_embeddings: config.tieEmbeddings },
+      weights: sameWeights ? join(dir, 'model', 'model.safetensors') : null, seed: 0,
+      sites: SITES, window: 10, facts: inputs.map((f) => [Array.from(f.ids.subarray(0, f.T)), Array.from(f.ids.subarray(f.T))]),
+    };
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
+    const script = fileURLToPath(new URL('../../reference/trace_reference.py', import.meta.url));
+    console.error(`reference: ${o.python} ${script} on ${o.device}${sameWeights ? ', same weights' : ', its own random weights'}`);
+    const r = spawnSync(o.python, [script, '--spec', join(dir, 'spec.json'), '--out', join(dir, 'out.json'), '--device', o.device, '--threads', String(o.threads)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0 || !existsSync(join(dir, 'out.json'))) reference = { error: `${o.python} exited with ${r.status ?? r.error?.message}` };
+    else {
+      const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as { seconds_per_fact: number[]; device: string; torch: string; facts: { scores: Record<string, number[][]>; forwards: number }[] };
+      let maxAbsDiff: number | null = null;
+      if (sameWeights && scores[0]) {
+        maxAbsDiff = 0;
+        out.facts.forEach((f, k) => SITES.forEach((s, j) => f.scores[s]!.forEach((row, t) => row.forEach((v, l) => { maxAbsDiff = Math.max(maxAbsDiff!, Math.abs(v - scores[k]![j]![t]![l]!)); }))));
+      }
+      reference = { secondsPerFact: out.seconds_per_fact, device: out.device, torch: out.torch, sameWeights, maxAbsDiff, forwards: out.facts[0]!.forwards };
+    }
+  }
+  model.dispose();
+  record(o, config, patches, factlab, reference, loadAtStart);
+}
+
+function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<string, { msPerFact: number[]; batchSize: number; reuse: boolean; layerWork: number }>, reference: unknown, loadAtStart: number): void {
+  const date = new Date().toISOString();
+  let commit = 'unknown';
+  try { commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim() + (execSync('git status --porcelain', { encoding: 'utf8' }).trim() ? ' (with uncommitted changes)' : ''); } catch { /* not a checkout */ }
+  // The load average says whether other work shared the machine (the times are then longer than alone).
+  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${process.platform} ${release()}`, node: process.version, loadAverage: { start: loadAtStart, end: loadavg()[0]! } };
+  const command = `node ${process.argv.slice(1).map((a) => a.replace(process.cwd() + '/', '')).join(' ')}`;
+  const base = factlab['per-patch'] ? median(factlab['per-patch'].msPerFact) : null;
+  const ref = reference && !('error' in (reference as object)) ? reference as { secondsPerFact: number[]; device: string; torch: string; maxAbsDiff: number | null; sameWeights: boolean } : null;
+  const rows = Object.entries(factlab).map(([mode, r]) => {
+    const ms = median(r.msPerFact);
+    return `| factlab ${mode} (batch ${r.batchSize}${r.reuse ? `, reuse: ${(100 * r.layerWork).toFixed(0)}% of the layer work` : ''}) | ${(ms / 1000).toFixed(2)} s | ${base ? `${(base / ms).toFixed(2)}×` : ''} | ${ref ? `${(median(ref.secondsPerFact) * 1000 / ms).toFixed(2)}×` : ''} |`;
+  });
+  if (ref) rows.push(`| PyTorch reference (${ref.device}, torch ${ref.torch}) | ${median(ref.secondsPerFact).toFixed(2)} s | ${base ? `${(base / (median(ref.secondsPerFact) * 1000)).toFixed(2)}×` : ''} | 1× |`);
+  const md = [
+    `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${o.preset} (${config.nLayer} layers, width ${config.dModel}), ${o.tokens} tokens, sites ${SITES.join(', ')}; backend ${o.backend}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadAverage.start.toFixed(2)} at start, ${machine.loadAverage.end.toFixed(2)} at end; commit ${commit}`,
+    '',
+    `Command: \`${command}\` — median time per fact over ${o.facts} facts (${patches} patched runs each).`,
+    '',
+    '| procedure | time per fact | speed-up over factlab per-patch | speed-up over the reference |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+    ref ? (ref.maxAbsDiff !== null ? `Same weights on both sides: the largest difference between factlab's (per-patch) and the reference's p(answer) is ${ref.maxAbsDiff.toExponential(2)}.`
+      : ref.sameWeights ? 'Same weights on both sides; compare the matrices by including the per-patch mode.' : 'The reference used its own random weights (too large to hand over): timing only.')
+      : reference ? `Reference failed: ${(reference as { error: string }).error}.` : 'Reference not run (--no-reference).',
+    '',
+  ].join('\n');
+  console.log(md);
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  const file = join(root, 'bench/results', `trace-${date.slice(0, 16).replace(':', '')}-${o.preset}.json`);
+  writeFileSync(file, JSON.stringify({ date, command, commit, machine, preset: o.preset, config, tokens: o.tokens, sites: SITES, patchesPerFact: patches, factlab, reference }, null, 2) + '\n');
+  appendFileSync(join(root, 'bench/results/trace.md'), md + '\n');
+  appendFileSync(join(root, 'docs/performance.md'), md + '\n');
+  console.error(`wrote ${file}; appended to bench/results/trace.md and docs/performance.md`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

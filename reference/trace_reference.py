@@ -1,0 +1,170 @@
+"""The paper's causal-tracing procedure in PyTorch, as a speed and correctness yardstick for `factlab trace`.
+
+romba (the paper's code) runs every experiment on mamba-minimal, a plain PyTorch Mamba whose selective scan is a
+Python loop over positions, and traces with one forward pass per (site, token, layer): the batch [clean, corrupted]
+goes through the model with the corrupted row's activation at that token replaced by the clean row's, in one
+layer (the residual stream) or a window of layers (s, g, o), and p(answer) is read at the corrupted row's last
+token (romba src/tracing.py trace_with_patch, trace_important_states, trace_important_window). This script does
+exactly that, with the model written out below in mamba-minimal's way and a hook at each of the paper's sites.
+
+    python3 reference/trace_reference.py --spec SPEC.json --out RESULT.json [--device cuda]
+
+SPEC.json (written by bench/trace.ts) gives the config, the token ids of each fact's two rows, the sites and the
+window, and either a safetensors file with the weights (then the matrices can be compared with factlab's) or a
+seed for random weights (timing only, for models too large to hand over). RESULT.json has the time per fact, the
+number of forward passes, and each fact's matrices.
+"""
+import argparse
+import json
+import math
+import struct
+import time
+
+import torch
+import torch.nn.functional as F
+
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = info["data_offsets"]
+        t = torch.frombuffer(bytearray(data[a:b]), dtype=DTYPES[info["dtype"]]) if b > a else torch.zeros(0)
+        out[name] = t.reshape(info["shape"]).float()
+    return out
+
+
+def random_params(cfg, seed):
+    """Random weights with factlab's scales (src/models/random.ts), for timing when the weights are not handed over."""
+    g = torch.Generator().manual_seed(seed)
+    d, D, N, R, V, K = cfg["d_model"], cfg["d_inner"], cfg["d_state"], cfg["dt_rank"], cfg["vocab_size"], cfg["d_conv"]
+    p = {"backbone.embeddings.weight": torch.randn(V, d, generator=g), "backbone.norm_f.weight": torch.ones(d)}
+    if not cfg.get("tie_embeddings", True):
+        p["lm_head.weight"] = torch.randn(V, d, generator=g) / math.sqrt(d)
+    for l in range(cfg["n_layer"]):
+        q = f"backbone.layers.{l}."
+        p[q + "norm.weight"] = torch.ones(d)
+        p[q + "mixer.in_proj.weight"] = torch.randn(2 * D, d, generator=g) / math.sqrt(d)
+        p[q + "mixer.conv1d.weight"] = torch.randn(D, 1, K, generator=g) / math.sqrt(K)
+        p[q + "mixer.conv1d.bias"] = torch.randn(D, generator=g) * 0.05
+        p[q + "mixer.x_proj.weight"] = torch.randn(R + 2 * N, D, generator=g) / math.sqrt(D)
+        p[q + "mixer.dt_proj.weight"] = torch.randn(D, R, generator=g) / math.sqrt(R)
+        p[q + "mixer.dt_proj.bias"] = torch.log(torch.expm1(0.001 + 0.05 * torch.rand(D, generator=g)))
+        p[q + "mixer.A_log"] = torch.log(torch.arange(1, N + 1).float()).repeat(D, 1)
+        p[q + "mixer.D"] = torch.ones(D)
+        p[q + "mixer.out_proj.weight"] = torch.randn(d, D, generator=g) / math.sqrt(D)
+    return p
+
+
+class MambaMinimal:
+    """mamba-minimal's forward (romba's MambaBlockForwardPatcher) with a hook at h (residual), s, g and o."""
+
+    def __init__(self, cfg, params, device):
+        self.cfg = cfg
+        self.p = {k: v.to(device) for k, v in params.items()}
+        self.head = self.p.get("lm_head.weight", self.p["backbone.embeddings.weight"])
+
+    def rmsnorm(self, x, w):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.cfg["eps"]) * w
+
+    def scan(self, u, delta, A, B, C, Dskip):
+        # mamba-minimal's selective_scan: a loop over positions, as the paper's runs had.
+        dA = torch.exp(torch.einsum("bld,dn->bldn", delta, A))
+        dBu = torch.einsum("bld,bln,bld->bldn", delta, B, u)
+        x = torch.zeros(u.shape[0], u.shape[2], A.shape[1], device=u.device)
+        ys = []
+        for i in range(u.shape[1]):
+            x = dA[:, i] * x + dBu[:, i]
+            ys.append(torch.einsum("bdn,bn->bd", x, C[:, i]))
+        return torch.stack(ys, dim=1) + u * Dskip
+
+    def forward(self, ids, hook):
+        c, P = self.cfg, self.p
+        D, N, R, L = c["d_inner"], c["d_state"], c["dt_rank"], ids.shape[1]
+        h = P["backbone.embeddings.weight"][ids]
+        for l in range(c["n_layer"]):
+            q = f"backbone.layers.{l}.mixer."
+            u = self.rmsnorm(h, P[f"backbone.layers.{l}.norm.weight"])
+            xz = u @ P[q + "in_proj.weight"].T
+            x, z = xz[..., :D], xz[..., D:]
+            xc = F.conv1d(x.transpose(1, 2), P[q + "conv1d.weight"], P.get(q + "conv1d.bias"), padding=c["d_conv"] - 1, groups=D)[..., :L].transpose(1, 2)
+            xa = F.silu(xc)
+            dt, B, C = (xa @ P[q + "x_proj.weight"].T).split([R, N, N], dim=-1)
+            delta = F.softplus(dt @ P[q + "dt_proj.weight"].T + P[q + "dt_proj.bias"])
+            s = hook("s", l, self.scan(xa, delta, -torch.exp(P[q + "A_log"]), B, C, P[q + "D"]))
+            g = hook("g", l, F.silu(z))
+            o = hook("o", l, (s * g) @ P[q + "out_proj.weight"].T)
+            h = hook("residual", l, h + o)
+        return self.rmsnorm(h[:, -1], P["backbone.norm_f.weight"]) @ self.head.T
+
+
+def trace_fact(model, ids, sites, window, n_layer):
+    """One forward of [clean, corrupted] per (site, token, layer), the corrupted row restored from the clean row."""
+    with torch.no_grad():
+        probs = torch.softmax(model.forward(ids, lambda k, l, x: x), -1)
+        answer = int(probs[0].argmax())
+        high, low = float(probs[0, answer]), float(probs[1, answer])
+        scores, forwards = {}, 1
+        for site in sites:
+            w = 1 if site == "residual" else window
+            m = [[0.0] * n_layer for _ in range(ids.shape[1])]
+            for t in range(ids.shape[1]):
+                for L in range(n_layer):
+                    layers = set(range(max(0, L - w // 2), min(n_layer, L - w // 2 + w)))
+
+                    def hook(kind, l, x):
+                        if kind != site or l not in layers:
+                            return x
+                        x = x.clone()
+                        x[1, t] = x[0, t]
+                        return x
+
+                    m[t][L] = float(torch.softmax(model.forward(ids, hook), -1)[1, answer])
+                    forwards += 1
+            scores[site] = m
+    return {"answer": answer, "high": high, "low": low, "scores": scores, "forwards": forwards}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--spec", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    a = ap.parse_args()
+    spec = json.load(open(a.spec))
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = spec["config"]
+    params = load_safetensors(spec["weights"]) if spec.get("weights") else random_params(cfg, spec.get("seed", 0))
+    model = MambaMinimal(cfg, params, a.device)
+    del params
+    sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
+    facts, times = [], []
+    for k, rows in enumerate(spec["facts"]):
+        ids = torch.tensor(rows, dtype=torch.long, device=a.device)
+        if k == 0:  # warm-up: the first forward pays for allocation and kernel selection
+            with torch.no_grad():
+                model.forward(ids, lambda kind, l, x: x)
+        sync()
+        t0 = time.perf_counter()
+        r = trace_fact(model, ids, spec["sites"], spec["window"], cfg["n_layer"])
+        sync()
+        times.append(time.perf_counter() - t0)
+        facts.append(r)
+    json.dump({
+        "impl": "mamba-minimal forward, one forward pass per (site, token, layer), as romba traces",
+        "torch": torch.__version__, "device": torch.cuda.get_device_name() if a.device.startswith("cuda") else f"cpu, {torch.get_num_threads()} threads",
+        "seconds_per_fact": times, "facts": facts,
+    }, open(a.out, "w"))
+
+
+if __name__ == "__main__":
+    main()

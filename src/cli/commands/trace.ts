@@ -1,0 +1,146 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { basename, join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { loadPretrained } from '../../models/load.js';
+import type { LanguageModel } from '../../models/model.js';
+import type { FactTokenizer } from '../../io/tokenizer/tokenizer.js';
+import { FactlabError } from '../../tensor/errors.js';
+import { loadFacts, isNontrivialPrefix } from '../../methods/data/index.js';
+import { writeJsonAtomic } from '../../methods/data/cache.js';
+import {
+  averageHeatmap, factHeatmap, factTrace, normalise, prepareFact, resolveSites, traceDataset, traceInput, writeFigure,
+  SIX_ROWS, type Corruption, type DatasetSummary, type FactTrace, type Normalisation, type TraceOptions, type TraceSite,
+} from '../../methods/tracing/index.js';
+import { emit, table } from '../output.js';
+import { floatArg, intArg } from '../options.js';
+
+interface Opts {
+  model: string; out: string; prompt?: string; subject?: string; object?: string; altSubject?: string; dataset?: string;
+  sites?: string; window: number; corruption: 'swap' | 'noise'; noiseSamples: number; noiseScale: number; normalisation: Normalisation;
+  batchSize: number; reuse: boolean; mask: boolean; seed: number; limit?: number; allFacts?: boolean; factFigures?: boolean; restart?: boolean; json?: boolean;
+}
+
+function choice<T extends string>(name: string, values: readonly T[]) {
+  return (v: string): T => {
+    if (!values.includes(v as T)) throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}, got "${v}"`);
+    return v as T;
+  };
+}
+
+/** A progress bar on stderr (drawn only when stderr is a terminal, so logs and pipes stay clean). */
+function progressBar(label: string) {
+  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${label} [{bar}] {value}/{total} | {eta_formatted} left`, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    update(done: number, total: number) {
+      if (!started) { bar.start(total, done); started = true; } else { bar.setTotal(total); bar.update(done); }
+    },
+    stop() { if (started) bar.stop(); started = false; },
+  };
+}
+
+function traceOptions(o: Opts): TraceOptions {
+  const corruption: Corruption = o.corruption === 'noise' ? { kind: 'noise', samples: o.noiseSamples, scale: o.noiseScale } : { kind: 'swap' };
+  return { sites: o.sites?.split(',').map((s) => s.trim()).filter(Boolean), window: o.window, corruption, seed: o.seed, mask: o.mask, batchSize: o.batchSize, reuse: o.reuse };
+}
+
+/** Where a matrix peaks: the token and layer of its largest value. */
+function peak(rows: readonly string[], values: readonly (readonly number[] | null)[]): string {
+  let best = { v: -Infinity, r: 0, l: 0 };
+  values.forEach((row, r) => row?.forEach((v, l) => { if (v > best.v) best = { v, r, l }; }));
+  return `${best.v.toFixed(3)} at ${JSON.stringify(rows[best.r])}, layer ${best.l}`;
+}
+
+async function single(o: Opts, model: LanguageModel, tok: FactTokenizer, sites: TraceSite[], name: string): Promise<void> {
+  if (!o.subject) throw new FactlabError('--prompt needs --subject');
+  const opts = traceOptions(o);
+  const q = { prompt: o.prompt!, subject: o.subject, object: o.object, altSubject: o.altSubject };
+  const prepared = await prepareFact(model, tok, q, opts);
+  const bar = progressBar('patched runs');
+  const r = await traceInput(model, prepared.input, sites, { ...opts, onProgress: (d, t) => bar.update(d, t) });
+  bar.stop();
+  const trace = factTrace(tok, q, prepared, r);
+  const effects = trace.sites.map((s) => s.scores.map((row) => row.map((p) => normalise(p, trace.high, trace.low, o.normalisation))));
+  const known = o.object === undefined ? undefined : isNontrivialPrefix(trace.answer.text, o.object);
+  writeJsonAtomic(join(o.out, 'trace.json'), { model: name, normalisation: o.normalisation, ...trace, ...(known !== undefined ? { known } : {}), effects });
+  const files = [join(o.out, 'trace.json')];
+  for (const s of sites) files.push(...await writeFigure(join(o.out, 'figures'), s.name.replace(/[^\w.-]/g, '_'), factHeatmap(trace, s, name, o.normalisation)));
+  const summary = { prompt: trace.prompt, subject: trace.subject, altSubject: trace.altSubject, answer: trace.answer, high: trace.high, low: trace.low, known,
+    peaks: sites.map((s, k) => ({ site: s.name, peak: peak(trace.tokens, effects[k]!) })), files };
+  emit(!!o.json, summary, () => [
+    `${JSON.stringify(trace.prompt)} → ${JSON.stringify(trace.answer.text)}: p = ${trace.high.toFixed(4)} clean, ${trace.low.toFixed(4)} corrupted (${trace.corruption === 'swap' ? `subject ${JSON.stringify(trace.altSubject)}` : 'noise'})` +
+      (known === undefined ? '' : known ? `; the model knows ${JSON.stringify(o.object)}` : `; the top token is not a prefix of ${JSON.stringify(o.object)}`),
+    table([['site', `largest ${o.normalisation === 'ie' ? 'indirect effect' : "romba's p/(high − low)"}`], ...summary.peaks.map((p) => [p.site, p.peak])]),
+    `wrote ${files.join(', ')}`,
+  ].join('\n'));
+}
+
+async function dataset(o: Opts, model: LanguageModel, tok: FactTokenizer, sites: TraceSite[], name: string): Promise<void> {
+  const facts = loadFacts(o.dataset!);
+  const bar = progressBar('tracing');
+  let stage = '';
+  const { summary, traces } = await traceDataset(model, tok, facts, {
+    ...traceOptions(o), out: o.out, limit: o.limit, knownOnly: !o.allFacts, modelName: name, restart: o.restart,
+    onProgress: (e) => { if (e.stage !== stage) { bar.stop(); stage = e.stage; } bar.update(e.done, e.total); },
+    onWarning: (m) => { bar.stop(); process.stderr.write(`factlab: warning: ${m}\n`); },
+  }).finally(() => bar.stop());
+  const files = [join(o.out, 'summary.json')];
+  for (const [k, s] of sites.entries()) {
+    if (traces.length) files.push(...await writeFigure(join(o.out, 'figures'), `aie-${s.name.replace(/[^\w.-]/g, '_')}`, averageHeatmap(summary.sites[k]![o.normalisation], s, name, o.normalisation)));
+  }
+  if (o.factFigures) {
+    for (const [i, t] of traces.entries()) {
+      for (const s of sites) files.push(...await writeFigure(join(o.out, 'figures', 'facts'), `${summary.traced[i]!.file.replace(/^facts\/|\.json$/g, '')}-${s.name.replace(/[^\w.-]/g, '_')}`, factHeatmap(t, s, name, o.normalisation)));
+    }
+  }
+  emit(!!o.json, { ...summary, files }, () => datasetText(summary, o.normalisation, files));
+}
+
+function datasetText(s: DatasetSummary, kind: Normalisation, files: string[]): string {
+  const lines = [`${s.facts.total} facts, ${s.settings.knownOnly ? `${s.facts.known} known to the model, ` : ''}${s.facts.traced} traced, ${s.facts.skipped} skipped`];
+  for (const site of s.sites) {
+    const avg = site[kind];
+    lines.push(`${site.name}: ${peak(SIX_ROWS, avg.mean)}`);
+  }
+  lines.push(`wrote ${files.length > 4 ? `${files.slice(0, 4).join(', ')} and ${files.length - 4} more` : files.join(', ')}`);
+  return lines.join('\n');
+}
+
+export function registerTrace(program: Command): void {
+  program.command('trace')
+    .description('causal tracing: where the clean run\'s activations restore the answer in a corrupted run (one prompt, or a data set averaged in the paper\'s six rows)')
+    .requiredOption('-m, --model <dir>', 'Hugging Face model directory (config.json, weights, tokenizer.json)')
+    .requiredOption('-o, --out <dir>', 'output folder: JSON, SVG and PNG figures, and the cache of a data set run')
+    .option('-p, --prompt <text>', 'one prompt to trace')
+    .option('-s, --subject <text>', 'the subject, as it occurs in the prompt')
+    .option('--object <text>', 'the expected object: reports whether the model knows it')
+    .option('--alt-subject <text>', 'the corrupted prompt\'s subject (subject swap, one prompt)')
+    .option('-d, --dataset <path>', 'an LRE relation file or folder, ROME\'s known_1000.json, or JSON / JSON lines of {subject, prompt or template, object}')
+    .option('--sites <list>', 'comma-separated: residual, s, g, o (Mamba), attn, mlp (GPT-NeoX) or hook sites, each optionally :window (default: the paper\'s)')
+    .option('--window <n>', 'layers restored together at every site but the residual stream (L−5 … L+4 for 10)', intArg('--window', 1), 10)
+    .option('--corruption <kind>', 'swap (another subject of the relation) or noise (on the subject\'s embeddings)', choice('--corruption', ['swap', 'noise'] as const), 'swap')
+    .option('--noise-samples <n>', 'noise draws averaged per patched run', intArg('--noise-samples', 1), 10)
+    .option('--noise-scale <x>', 'noise std in multiples of the embedding matrix\'s std', floatArg('--noise-scale'), 3)
+    .option('--normalisation <kind>', 'ie: (p − low)/(high − low); romba: p/(high − low), as romba averages (the JSON has both)', choice('--normalisation', ['ie', 'romba'] as const), 'ie')
+    .option('-b, --batch-size <n>', 'rows per forward pass (results do not depend on it)', intArg('--batch-size', 2), 32)
+    .option('--no-reuse', 'run every patched row from the embeddings instead of from the cached residual stream (slower; for comparison)')
+    .option('--no-mask', 'run left padding as ordinary tokens, as romba runs Mamba (default: masked, each prompt as if alone)')
+    .option('--seed <n>', 'seeds the choice of alternative subjects and the noise', intArg('--seed'), 0)
+    .option('--limit <n>', 'trace only the first n known facts (a later run with a larger limit goes on)', intArg('--limit', 1))
+    .option('--all-facts', 'trace every fact, not only those whose object the model predicts')
+    .option('--fact-figures', 'with --dataset, also draw every fact\'s heatmaps')
+    .option('--restart', 'clear a previous run\'s cache in --out')
+    .option('--json', 'machine-readable summary on stdout')
+    .action(async (o: Opts) => {
+      if (!!o.prompt === !!o.dataset) throw new FactlabError('give either --prompt (with --subject) or --dataset');
+      const { model, tokenizer } = await loadPretrained(o.model);
+      try {
+        const sites = resolveSites(model, traceOptions(o));
+        const name = basename(resolve(o.model));
+        await (o.prompt !== undefined ? single(o, model, tokenizer, sites, name) : dataset(o, model, tokenizer, sites, name));
+      } finally {
+        model.dispose();
+      }
+    });
+}
