@@ -39,7 +39,7 @@ test('bad dataset files are one error naming the file and the record', () => {
     ['no-slot.json', '[{"subject": "Oslo", "template": "is in", "object": "y"}]', /template "is in" has no \{\} for the subject/],
     ['broken.json', '[{"subject": ', /broken.json: not JSON/],
     ['lines.jsonl', '{"subject": "a", "prompt": "a", "object": "b"}\nnope\n', /lines.jsonl: line 2 is not JSON/],
-    ['relation.json', '{"samples": [], "prompt_templates": "x"}', /needs "prompt_templates"/],
+    ['relation.json', '{"samples": [], "prompt_templates": "x"}', /relation.json: prompt_templates must be a non-empty list/],
     ['scalar.json', '3', /expected an LRE relation/],
   ];
   for (const [name, text, message] of bad) {

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { FactlabError } from '../../tensor/errors.js';
+import { parseRelation } from './relations.js';
 
 /** One factual statement: a prompt that names the subject, and the object it should be completed with. */
 export interface Fact {
@@ -38,15 +39,8 @@ function checked(file: string, where: string, f: Fact): Fact {
 
 /** An LRE relation file (Hernandez et al.): {name, prompt_templates, samples: [{subject, object}]}; template 0 is used. */
 function relationFacts(file: string, json: Json, relation: string): Fact[] {
-  const templates = json.prompt_templates;
-  if (!Array.isArray(templates) || typeof templates[0] !== 'string') bad(file, 'a relation file needs "prompt_templates" (a list of strings)');
-  if (!Array.isArray(json.samples)) bad(file, 'a relation file needs "samples" (a list of {subject, object})');
-  return json.samples.map((s, i) => {
-    const where = `sample ${i}`;
-    if (!isObject(s)) bad(file, `${where} is not an object`);
-    const subject = str(file, where, s, ['subject']);
-    return checked(file, where, { key: `${relation}/${i}`, subject, prompt: fill(file, where, templates[0] as string, subject), object: str(file, where, s, ['object']), relation });
-  });
+  const { templates, samples } = parseRelation(file, json);
+  return samples.map(({ subject, object }, i) => checked(file, `sample ${i}`, { key: `${relation}/${i}`, subject, prompt: fill(file, `sample ${i}`, templates[0]!, subject), object, relation }));
 }
 
 /** ROME's known_1000 records ({known_id, subject, attribute, prompt, relation_id}) or a user's {subject, prompt or template, object}. */

@@ -34,6 +34,11 @@ export function loadRelation(file: string): Relation {
   } catch (e) {
     throw new FactlabError(`${file}: not valid JSON (${(e as Error).message})`);
   }
+  return parseRelation(file, j);
+}
+
+/** Checks a parsed relation file (`file` names it in errors). */
+export function parseRelation(file: string, j: Record<string, unknown>): Relation {
   const templates = j.prompt_templates;
   if (!Array.isArray(templates) || templates.length === 0) throw new FactlabError(`${file}: prompt_templates must be a non-empty list`);
   templates.forEach((t, i) => { if (!str(file, t, `prompt_templates[${i}]`).includes('{}')) throw new FactlabError(`${file}: prompt_templates[${i}] has no {} for the subject`); });
@@ -43,7 +48,7 @@ export function loadRelation(file: string): Relation {
     return { subject: str(file, o?.subject, `samples[${i}].subject`), object: str(file, o?.object, `samples[${i}].object`) };
   });
   return {
-    id: basename(file, '.json'), kind: basename(dirname(file)), name: str(file, j.name, 'name'), file,
+    id: basename(file, '.json'), kind: basename(dirname(file)), name: typeof j.name === 'string' && j.name ? j.name : basename(file, '.json'), file,
     templates: templates as string[], zeroShotTemplates: Array.isArray(j.prompt_templates_zs) ? (j.prompt_templates_zs as string[]) : [], samples,
   };
 }
