@@ -4,6 +4,8 @@ import { registerInfo } from './commands/info.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerTrace } from './commands/trace.js';
 import { registerLre, registerLreCompare } from './commands/lre.js';
+import { registerEdit } from './commands/edit.js';
+import { registerRomeSweep } from './commands/rome-sweep.js';
 import { reportError } from './output.js';
 
 const program = new Command('factlab')
@@ -16,6 +18,8 @@ registerInfo(program);
 registerGenerate(program);
 registerTrace(program);
 registerLre(program);
+registerEdit(program);
+registerRomeSweep(program);
 registerLreCompare(program);
 
 try {

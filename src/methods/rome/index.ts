@@ -1,0 +1,12 @@
+export { defaultHparams, checkHparams, MAMBA_MATRICES, type RomeHparams, type RomeMatrix } from './hparams.js';
+export { editTarget, type EditTarget } from './modules.js';
+export { secondMoments, clearStatsCache, type SecondMoment, type StatsOptions } from './stats.js';
+export { contextTemplates, cleanContext } from './context.js';
+export { meanKey, leftVector, activationsAt } from './keys.js';
+export { computeV, type VResult, type VStep } from './values.js';
+export { applyUpdate, type AppliedUpdate, type RankOneUpdate } from './update.js';
+export { RomeEditor, type RomeEditorOptions, type RomeComputation, type RomeEdit } from './editor.js';
+export { fillPrompt, locate, targetIds, type RomeRequest } from './prompts.js';
+export { modelFingerprint, directoryFingerprint } from './fingerprint.js';
+export { romeSweep, type SweepOptions, type SweepCell, type SweepPoint, type SweepResult } from './sweep.js';
+export { plotSweep } from './plot.js';

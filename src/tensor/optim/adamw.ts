@@ -1,0 +1,84 @@
+import type { Tensor } from '../tensor.js';
+import { FactlabError } from '../errors.js';
+import { keep, tidy } from '../lifetime.js';
+import { zeros } from '../creation.js';
+import { add, div, mul, sub } from '../ops/elementwise/binary.js';
+import { sqrt, square } from '../ops/elementwise/unary.js';
+import { fmt, sameShape } from '../shape.js';
+
+export interface AdamWOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** Decoupled weight decay (Loshchilov & Hutter): p ← p·(1 − lr·wd) before the Adam step. 0 gives plain Adam. */
+  weightDecay?: number;
+  /** Per parameter, whether weight decay applies (default: all); language models usually exempt norms and biases. */
+  decay?: readonly boolean[];
+}
+
+/**
+ * AdamW with PyTorch's arithmetic (torch.optim.AdamW, and torch.optim.Adam when weightDecay is 0), on engine
+ * tensors so that it runs on whichever backend holds the parameters. Parameters are immutable tensors here, so
+ * `step` returns new ones; the caller puts them where the old ones were and disposes the old ones.
+ */
+export class AdamW {
+  readonly lr: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  private readonly m: Tensor[];
+  private readonly v: Tensor[];
+  private readonly decay: readonly boolean[];
+  private shapes: readonly (readonly number[])[];
+  /** Steps taken so far (bias correction uses it). */
+  t = 0;
+
+  constructor(params: readonly Tensor[], opts: AdamWOptions = {}) {
+    this.lr = opts.lr ?? 1e-3;
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    const [b1, b2] = this.betas;
+    if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new FactlabError(`AdamW: betas must lie in [0, 1), got [${b1}, ${b2}]`);
+    if (!(this.lr >= 0) || !(this.eps > 0) || !(this.weightDecay >= 0)) throw new FactlabError(`AdamW: lr ${this.lr}, eps ${this.eps} and weightDecay ${this.weightDecay} must be ≥ 0 (eps > 0)`);
+    if (opts.decay && opts.decay.length !== params.length) throw new FactlabError(`AdamW: decay has ${opts.decay.length} flags for ${params.length} parameters`);
+    this.decay = opts.decay ?? params.map(() => true);
+    this.shapes = params.map((p) => [...p.shape]);
+    this.m = params.map((p) => keep(zeros(p.shape, { backend: p.backend })));
+    this.v = params.map((p) => keep(zeros(p.shape, { backend: p.backend })));
+  }
+
+  /** One update; `lr` overrides the constructor's (a schedule passes it each step). Returns the new parameters. */
+  step(params: readonly Tensor[], grads: readonly Tensor[], lr = this.lr): Tensor[] {
+    if (params.length !== this.m.length || grads.length !== this.m.length) {
+      throw new FactlabError(`AdamW.step: ${params.length} parameters and ${grads.length} gradients for an optimizer of ${this.m.length}`);
+    }
+    params.forEach((p, i) => {
+      if (!sameShape(p.shape, this.shapes[i]!) || !sameShape(grads[i]!.shape, p.shape)) {
+        throw new FactlabError(`AdamW.step: parameter ${i} ${fmt(p.shape)} or its gradient ${fmt(grads[i]!.shape)} differs from the ${fmt(this.shapes[i]!)} it was built with`);
+      }
+    });
+    this.t++;
+    const [b1, b2] = this.betas;
+    const bc1 = 1 - b1 ** this.t, bc2 = 1 - b2 ** this.t;
+    return params.map((p, i) => {
+      const g = grads[i]!;
+      const [m, v, next] = tidy(() => {
+        const m = add(mul(this.m[i]!, b1), mul(g, 1 - b1));
+        const v = add(mul(this.v[i]!, b2), mul(square(g), 1 - b2));
+        // torch: denom = sqrt(v)/sqrt(bc2) + eps, step = lr/bc1 · m/denom.
+        const denom = add(div(sqrt(v), Math.sqrt(bc2)), this.eps);
+        const upd = mul(div(m, denom), lr / bc1);
+        const decayed = this.weightDecay > 0 && this.decay[i] ? mul(p, 1 - lr * this.weightDecay) : p;
+        return [m, v, sub(decayed, upd)];
+      });
+      this.m[i]!.dispose(); this.v[i]!.dispose();
+      this.m[i] = keep(m); this.v[i] = keep(v);
+      return keep(next);
+    });
+  }
+
+  dispose(): void {
+    for (const t of [...this.m, ...this.v]) t.dispose();
+  }
+}
