@@ -7,5 +7,11 @@ import { FactlabError } from '../errors.js';
 export async function selectTestBackend(): Promise<Backend> {
   const name = process.env.FACTLAB_BACKEND ?? 'cpu';
   if (name === 'cpu') { setBackend(cpuBackend); return cpuBackend; }
+  if (name === 'webgpu') {
+    const { initWebGPU } = await import('../backends/webgpu/webgpu-backend.js');
+    const gpu = await initWebGPU();
+    setBackend(gpu);
+    return gpu;
+  }
   throw new FactlabError(`FACTLAB_BACKEND=${name}: unknown backend (expected cpu or webgpu)`);
 }

@@ -4,6 +4,7 @@ import { fmt } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { arenaBudgetBytes, callKernel, threadCount } from '../../backends/cpu/wasm.js';
+import { causalAttentionBackwardGpu, causalAttentionGpu } from './causal-attention.wgsl.js';
 
 /**
  * Scaled dot-product attention with a causal mask, as one fused op that also returns the attention pattern
@@ -84,6 +85,10 @@ const causalAttentionOp = defineOp<AttnAttrs>({
         });
       }
     },
+    webgpu({ inputs, outputs, attrs }) {
+      check(inputs, attrs);
+      causalAttentionGpu(inputs, outputs[0]!, outputs[1]!, attrs);
+    },
   },
   backward([gOut, gProbs], { inputs, outputs, attrs }) {
     const extra = [gOut, gProbs].filter((g): g is Tensor => !!g);
@@ -140,6 +145,10 @@ const causalAttentionBackwardOp = defineOp<BackwardAttrs>({
           split: { units: nb * H, minUnitsPerThread: minUnitsPerThread(T, S, dk, dv) },
         });
       }
+    },
+    webgpu({ inputs, outputs, attrs: { scale, hasGOut, hasGProbs } }) {
+      const [q, k, v, p] = inputs as [Tensor, Tensor, Tensor, Tensor];
+      causalAttentionBackwardGpu(q, k, v, p, hasGOut ? inputs[4]! : null, hasGProbs ? inputs[4 + Number(hasGOut)]! : null, scale, outputs[0]!, outputs[1]!, outputs[2]!);
     },
   },
 });

@@ -3,6 +3,7 @@ import { opError } from '../../errors.js';
 import { fmt } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32, cpuI32 } from '../../backends/cpu/cpu-backend.js';
+import { rotaryGpu } from './rotary.wgsl.js';
 
 /**
  * Rotary position embedding in GPT-NeoX's "rotate half" convention (paper-method §2): the first r = rotaryDims
@@ -28,11 +29,18 @@ function check(op: string, inputs: readonly Tensor[], { rotaryDims, base }: Rota
   if (!(base > 0) || !Number.isFinite(base)) throw opError(op, `base must be a positive number, got ${base}`, inputs);
 }
 
-/** cos and sin tables [rows, T, r/2], one row per distinct positions row, rounded through float32 as HF does. */
-function angleTables(pos: Int32Array, rows: number, T: number, r: number, base: number): [Float32Array, Float32Array] {
+/** inv_freq_i = 1/base^(2i/r), rounded through float32 at Hugging Face's steps. */
+function inverseFrequencies(r: number, base: number): Float32Array {
   const half = r / 2;
   const invFreq = new Float32Array(half);
   for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.fround(base ** Math.fround((2 * i) / r));
+  return invFreq;
+}
+
+/** cos and sin tables [rows, T, r/2], one row per distinct positions row, rounded through float32 as HF does. */
+function angleTables(pos: Int32Array, rows: number, T: number, r: number, base: number): [Float32Array, Float32Array] {
+  const half = r / 2;
+  const invFreq = inverseFrequencies(r, base);
   const cos = new Float32Array(rows * T * half), sin = new Float32Array(rows * T * half);
   for (let p = 0; p < rows * T; p++) {
     for (let i = 0; i < half; i++) {
@@ -72,6 +80,9 @@ const rotaryOp: OpDef<RotaryAttrs> = defineOp<RotaryAttrs>({
           }
         }
       }
+    },
+    webgpu({ inputs: [x, pos], outputs: [o], attrs: { rotaryDims: r, base, transpose } }) {
+      rotaryGpu(x!, pos!, o!, Array.from(inverseFrequencies(r, base)), r, transpose);
     },
   },
   backward([g], { inputs: [, pos], attrs }) {

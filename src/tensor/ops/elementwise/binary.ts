@@ -6,6 +6,7 @@ import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { tensor } from '../../creation.js';
 import { sumTo } from '../shape/broadcast.js';
 import { forEachBroadcastRow } from '../../backends/cpu/broadcast-rows.js';
+import { mapElements } from '../../backends/webgpu/elementwise.js';
 
 /** Elementwise arithmetic with NumPy broadcasting; a number operand becomes a scalar tensor on the other's backend. */
 type Fn = (x: number, y: number) => number;
@@ -31,14 +32,21 @@ function cpuBinary(fn: Fn) {
   };
 }
 
-function defineBinary(name: string, fn: Fn, backward: OpDef['backward']): OpDef {
-  return defineOp({ name, infer: inferBinary(name), kernels: { cpu: cpuBinary(fn) }, backward });
+/** `wgsl` is the same function as a WGSL expression of v0 and v1. */
+function defineBinary(name: string, fn: Fn, wgsl: string, backward: OpDef['backward']): OpDef {
+  return defineOp({
+    name, infer: inferBinary(name), backward,
+    kernels: {
+      cpu: cpuBinary(fn),
+      webgpu: ({ inputs, outputs }) => mapElements({ op: name, out: outputs[0]!, inputs: inputs.map((tensor) => ({ tensor })), body: `return ${wgsl};` }),
+    },
+  });
 }
 
-const addOp = defineBinary('add', (x, y) => x + y, ([g], { inputs: [a, b] }) => [sumTo(g!, a!.shape), sumTo(g!, b!.shape)]);
-const subOp = defineBinary('sub', (x, y) => x - y, ([g], { inputs: [a, b] }) => [sumTo(g!, a!.shape), sumTo(neg(g!), b!.shape)]);
-const mulOp = defineBinary('mul', (x, y) => x * y, ([g], { inputs: [a, b] }) => [sumTo(mul(g!, b!), a!.shape), sumTo(mul(g!, a!), b!.shape)]);
-const divOp = defineBinary('div', (x, y) => x / y, ([g], { inputs: [a, b] }) => {
+const addOp = defineBinary('add', (x, y) => x + y, 'v0 + v1', ([g], { inputs: [a, b] }) => [sumTo(g!, a!.shape), sumTo(g!, b!.shape)]);
+const subOp = defineBinary('sub', (x, y) => x - y, 'v0 - v1', ([g], { inputs: [a, b] }) => [sumTo(g!, a!.shape), sumTo(neg(g!), b!.shape)]);
+const mulOp = defineBinary('mul', (x, y) => x * y, 'v0 * v1', ([g], { inputs: [a, b] }) => [sumTo(mul(g!, b!), a!.shape), sumTo(mul(g!, a!), b!.shape)]);
+const divOp = defineBinary('div', (x, y) => x / y, 'v0 / v1', ([g], { inputs: [a, b] }) => {
   const ga = div(g!, b!);
   return [sumTo(ga, a!.shape), sumTo(neg(mul(ga, div(a!, b!))), b!.shape)];
 });

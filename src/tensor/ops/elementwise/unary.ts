@@ -3,6 +3,8 @@ import { opError } from '../../errors.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { erf as erf64, erfc as erfc64, sigmoid as sigmoid64, softplus as softplus64 } from './unary-math.js';
+import { mapElements } from '../../backends/webgpu/elementwise.js';
+import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
 
 /**
  * Elementwise functions of one float32 tensor. Each is evaluated in float64 and rounded once to float32. The
@@ -98,6 +100,56 @@ const KERNELS: Record<UnaryName, [Forward, Backward]> = {
   ],
 };
 
+/**
+ * The same functions in WGSL, in float32 (webgpu has no float64) through wgsl-math's accurate versions:
+ * [f(x) from v0 = x, g·f'(x) from v0 = g, v1 = x, v2 = y]; pow's exponent is P.p.
+ */
+const WGSL: Record<UnaryName, [string, string]> = {
+  exp: ['exp_f(v0)', 'v0 * v2'],
+  log: ['log_f(v0)', 'v0 / v1'],
+  sqrt: ['select(sqrt(v0), f32_nan(), v0 < 0.0 || is_nan(v0))', '0.5 * v0 / v2'],
+  rsqrt: ['rsqrt_f(v0)', '-0.5 * v0 * v2 * v2 * v2'],
+  pow: ['pow_f(v0, P.p)', 'select(v0 * P.p * pow_f(v1, P.p - 1.0), 0.0, P.p == 0.0)'],
+  softplus: ['softplus_f(v0)', 'select(v0 * sigmoid_f(v1), v0, v1 > 20.0)'],
+  sigmoid: ['sigmoid_f(v0)', 'v0 * v2 * (1.0 - v2)'],
+  silu: ['v0 * sigmoid_f(v0)', 'v0 * sigmoid_f(v1) * (1.0 + v1 * (1.0 - sigmoid_f(v1)))'],
+  gelu: ['v0 * phi_f(v0)', 'v0 * (phi_f(v1) + v1 * 0.398942280401432678 * gauss_f(v1))'],
+  erf: ['erf_f(v0)', 'v0 * 1.12837916709551257390 * exp_f(-v1 * v1)'],
+  tanh: ['tanh_f(v0)', 'v0 * (1.0 - v2 * v2)'],
+  abs: ['abs(v0)', 'v0 * sign(v1)'],
+  square: ['v0 * v0', '2.0 * v0 * v1'],
+};
+
+const WGSL_HELPERS = `${wgslMath('exp', 'log', 'sigmoid', 'tanh', 'erf')}
+fn rsqrt_f(x: f32) -> f32 {
+  if (x == 0.0) { return select(f32_inf(), -f32_inf(), bitcast<u32>(x) != 0u); }
+  if (x < 0.0 || is_nan(x)) { return f32_nan(); }
+  if (is_inf(x)) { return 0.0; }
+  return 1.0 / sqrt(x);
+}
+// Integer exponents by repeated squaring, which also serves negative x; others through e^(p·log x).
+fn pow_f(x: f32, p: f32) -> f32 {
+  if (p == 0.0) { return 1.0; }
+  if (is_nan(x) || is_nan(p)) { return f32_nan(); }
+  if (p == floor(p) && abs(p) <= 65536.0) {
+    var e = u32(abs(p));
+    var b = x;
+    var r = 1.0;
+    loop {
+      if ((e & 1u) == 1u) { r = r * b; }
+      e = e >> 1u;
+      if (e == 0u) { break; }
+      b = b * b;
+    }
+    return select(r, 1.0 / r, p < 0.0);
+  }
+  if (p == 0.5) { return select(sqrt(x), f32_nan(), x < 0.0); }
+  if (x < 0.0) { return f32_nan(); }
+  if (x == 0.0) { return select(0.0, f32_inf(), p < 0.0); }
+  if (is_inf(x)) { return select(f32_inf(), 0.0, p < 0.0); }
+  return exp_f(p * log_f(x));
+}`;
+
 function checkFloat(name: string, inputs: readonly Tensor[]): void {
   for (const t of inputs) if (t.dtype !== 'float32') throw opError(name, 'input must be float32', inputs);
 }
@@ -112,6 +164,12 @@ const unaryGradOp = defineOp<UnaryAttrs & { fn: UnaryName }>({
   kernels: {
     cpu({ inputs: [g, x, y], outputs: [o], attrs }) {
       KERNELS[attrs.fn][1](cpuF32(g!), cpuF32(x!), cpuF32(y!), cpuF32(o!), attrs.exponent ?? 1);
+    },
+    webgpu({ inputs, outputs: [o], attrs }) {
+      mapElements({
+        op: 'unaryGrad', out: o!, inputs: inputs.map((tensor) => ({ tensor })),
+        body: `return ${WGSL[attrs.fn][1]};`, helpers: WGSL_HELPERS, f32: { p: attrs.exponent ?? 1 },
+      });
     },
   },
 });
@@ -128,6 +186,9 @@ function defineUnary(name: UnaryName): OpDef<UnaryAttrs> {
     kernels: {
       cpu({ inputs: [x], outputs: [o], attrs }) {
         forward(cpuF32(x!), cpuF32(o!), attrs.exponent ?? 1);
+      },
+      webgpu({ inputs: [x], outputs: [o], attrs }) {
+        mapElements({ op: name, out: o!, inputs: [{ tensor: x! }], body: `return ${WGSL[name][0]};`, helpers: WGSL_HELPERS, f32: { p: attrs.exponent ?? 1 } });
       },
     },
     backward: ([g], { inputs: [x], outputs: [y], attrs }) => [runOp(unaryGradOp, [g!, x!, y!], { ...attrs, fn: name })[0]!],

@@ -7,6 +7,7 @@ import { matmulCpu } from '../../backends/cpu/wasm.js';
 import { reshape } from '../shape/reshape.js';
 import { sumTo } from '../shape/broadcast.js';
 import { add } from '../elementwise/binary.js';
+import { matmulGpu } from './matmul.wgsl.js';
 
 export interface MatmulOptions {
   /** Use aᵀ: a is [..., k, m]. */
@@ -47,6 +48,13 @@ const matmulOp = defineOp<MatmulOptions>({
       matmulCpu(cpuF32(a!), cpuF32(b!), cpuF32(c!), {
         batch: d.batch, m: d.m, k: d.k, n: d.n,
         transA: attrs.transA ?? false, transB: attrs.transB ?? false,
+        strideA: d.aBatched ? d.m * d.k : 0, strideB: d.bBatched ? d.k * d.n : 0,
+      });
+    },
+    webgpu({ inputs: [a, b], outputs: [c], attrs }) {
+      const d = dims([a!, b!], attrs);
+      matmulGpu(a!, b!, c!, {
+        batch: d.batch, m: d.m, k: d.k, n: d.n, transA: attrs.transA ?? false, transB: attrs.transB ?? false,
         strideA: d.aBatched ? d.m * d.k : 0, strideB: d.bBatched ? d.k * d.n : 0,
       });
     },

@@ -2,6 +2,8 @@ import { defineOp, runOp } from '../../op.js';
 import { opError } from '../../errors.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32, cpuI32 } from '../../backends/cpu/cpu-backend.js';
+import { hostInt32 } from '../../backends/webgpu/webgpu-backend.js';
+import { crossEntropyGpu, crossEntropyGradGpu } from './cross-entropy.wgsl.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -18,6 +20,14 @@ function checkTarget(t: number, row: number, v: number, attrs: CeAttrs, inputs: 
   if (t !== attrs.ignoreIndex && (t < 0 || t >= v)) {
     throw opError('crossEntropy', `target ${t} of row ${row} is out of range for ${v} classes (ignoreIndex is ${attrs.ignoreIndex})`, inputs);
   }
+}
+
+/** On the GPU, uploaded targets are checked at once (the same message as the CPU's); others by the kernel. */
+function checkGpuTargets(inputs: readonly Tensor[], attrs: CeAttrs): (value: number, row: number) => string {
+  const v = inputs[0]!.shape[1]!;
+  const host = hostInt32(inputs[1]!);
+  if (host) for (let r = 0; r < host.length; r++) checkTarget(host[r]!, r, v, attrs, inputs);
+  return (t, row) => `crossEntropy: target ${t} of row ${row} is out of range for ${v} classes (ignoreIndex is ${attrs.ignoreIndex})`;
 }
 
 const crossEntropyGradOp = defineOp<CeAttrs>({
@@ -38,6 +48,9 @@ const crossEntropyGradOp = defineOp<CeAttrs>({
         for (let j = b; j < b + v; j++) od[j] = Math.exp(x[j]! - lr) * scale;
         od[b + tr] = od[b + tr]! - scale;
       }
+    },
+    webgpu({ inputs: [logits, targets, lse, g], outputs: [o], attrs }) {
+      crossEntropyGradGpu(logits!, targets!, lse!, g!, o!, attrs, checkGpuTargets([logits!, targets!], attrs));
     },
   },
 });
@@ -85,6 +98,9 @@ const crossEntropyOp = defineOp<CeAttrs>({
       // With every row ignored the mean is 0/0 = NaN, as in PyTorch.
       if (attrs.reduction === 'mean') out[0] = total / count;
       else if (attrs.reduction === 'sum') out[0] = total;
+    },
+    webgpu({ inputs: [logits, targets], outputs: [loss, lse], attrs }) {
+      crossEntropyGpu(logits!, targets!, loss!, lse!, attrs, checkGpuTargets([logits!, targets!], attrs));
     },
   },
   backward: ([g], { inputs: [logits, targets], outputs: [, lse], attrs }) =>

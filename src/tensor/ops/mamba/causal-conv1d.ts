@@ -3,6 +3,7 @@ import { opError } from '../../errors.js';
 import { fmt } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
+import { causalConv1dBackwardGpu, causalConv1dGpu } from './causal-conv1d.wgsl.js';
 
 /**
  * Mamba's depthwise causal convolution over time: out[b,t,c] = bias[c] + Σ_k w[c,k]·x[b, t-K+1+k, c], with x = 0
@@ -50,6 +51,7 @@ const causalConv1dOp = defineOp<Record<string, never>>({
         }
       }
     },
+    webgpu: ({ inputs: [x, w, b], outputs: [o] }) => causalConv1dGpu(x!, w!, b!, o!),
   },
   backward([g], { inputs: [x, w] }) {
     const [gx, gw, gb] = runOp(causalConv1dBackwardOp, [g!, x!, w!], {});
@@ -95,6 +97,7 @@ const causalConv1dBackwardOp = defineOp<Record<string, never>>({
         for (let k = 0; k < K; k++) gw[c * K + k] = accW[k * D + c]!;
       }
     },
+    webgpu: ({ inputs: [g, x, w], outputs: [gx, gw, gb] }) => causalConv1dBackwardGpu(g!, x!, w!, gx!, gw!, gb!),
   },
 });
 

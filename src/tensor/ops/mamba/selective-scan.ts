@@ -4,6 +4,7 @@ import { fmt } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { arenaAlloc, arenaBudgetBytes, arenaReset, parallelFor, threadCount, wasmF32 } from '../../backends/cpu/wasm.js';
+import { selectiveScanBackwardGpu, selectiveScanGpu } from './selective-scan.wgsl.js';
 
 /**
  * Mamba's selective scan (paper-method §1.3 steps 8–10) as one fused op. Per batch row b, channel c and state n:
@@ -141,6 +142,7 @@ const selectiveScanOp = defineOp<ScanAttrs>({
       const [x, dt, A, Bm, C, Dk] = inputs.map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
       scanForward(d, x, dt, A, Bm, C, Dk, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null);
     },
+    webgpu: ({ inputs, outputs }) => selectiveScanGpu(inputs, outputs[0]!, outputs[1]),
   },
   backward([gy, gS], { inputs }) {
     const grads = [gy, gS].filter((g): g is Tensor => !!g);
@@ -177,6 +179,9 @@ const selectiveScanBackwardOp = defineOp<BackwardAttrs>({
       const gS = hasGs ? cpuF32(inputs[6 + Number(hasGy)]!) : null;
       const [gx, gDelta, gA, gB, gC, gD] = outputs.map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
       scanBackward(d, x, dt, A, Bm, C, Dk, gy, gS, gx, gDelta, gA, gB, gC, gD);
+    },
+    webgpu({ inputs, outputs, attrs: { hasGy, hasGs } }) {
+      selectiveScanBackwardGpu(inputs.slice(0, 6), hasGy ? inputs[6]! : null, hasGs ? inputs[6 + Number(hasGy)]! : null, outputs);
     },
   },
 });

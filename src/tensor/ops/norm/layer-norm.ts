@@ -3,6 +3,7 @@ import { opError } from '../../errors.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { checkNorm } from './rmsnorm.js';
+import { normGpu, normGradGpu } from './norm.wgsl.js';
 
 /**
  * GPT-NeoX's LayerNorm over the last axis, with the biased variance (as torch): y = (x − μ)·rsqrt(σ² + eps)·w + b.
@@ -29,6 +30,7 @@ const layerNormOp = defineOp<NormAttrs>({
         for (let i = 0; i < d; i++) ys[base + i] = (xs[base + i]! - mu) * r * ws[i]! + bs[i]!;
       }
     },
+    webgpu: ({ inputs: [x, w, b], outputs: [o], attrs: { eps } }) => normGpu('layerNorm', x!, w!, b!, o!, eps),
   },
   backward: ([g], { inputs: [x, w], attrs }) => runOp(layerNormGradOp, [g!, x!, w!], attrs),
 });
@@ -70,6 +72,7 @@ const layerNormGradOp = defineOp<NormAttrs>({
       cpuF32(gw!).set(accW);
       cpuF32(gb!).set(accB);
     },
+    webgpu: ({ inputs: [g, x, w], outputs: [gx, gw, gb], attrs: { eps } }) => normGradGpu('layerNorm', g!, x!, w!, gx!, gw!, gb!, eps),
   },
 });
 

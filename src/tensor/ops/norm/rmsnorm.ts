@@ -3,6 +3,7 @@ import { opError } from '../../errors.js';
 import { fmt } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
+import { normGpu, normGradGpu } from './norm.wgsl.js';
 
 /**
  * Mamba's RMSNorm over the last axis: y = x · rsqrt(mean(x²) + eps) · weight, fused into one pass per row.
@@ -42,6 +43,7 @@ const rmsnormOp = defineOp<NormAttrs>({
         for (let i = 0; i < d; i++) ys[base + i] = xs[base + i]! * r * ws[i]!;
       }
     },
+    webgpu: ({ inputs: [x, w], outputs: [o], attrs: { eps } }) => normGpu('rmsnorm', x!, w!, null, o!, eps),
   },
   backward: ([g], { inputs: [x, w], attrs }) => runOp(rmsnormGradOp, [g!, x!, w!], attrs),
 });
@@ -80,6 +82,7 @@ const rmsnormGradOp = defineOp<NormAttrs>({
       }
       gws.set(accW);
     },
+    webgpu: ({ inputs: [g, x, w], outputs: [gx, gw], attrs: { eps } }) => normGradGpu('rmsnorm', g!, x!, w!, gx!, gw!, null, eps),
   },
 });
 

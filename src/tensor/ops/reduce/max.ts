@@ -4,6 +4,7 @@ import { aroundAxis, sizeOf, type Shape } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32, cpuI32 } from '../../backends/cpu/cpu-backend.js';
 import { reducedShape, resolveAxis } from './axes.js';
+import { argReduceGpu, selectionGradGpu, topkGpu } from './max.wgsl.js';
 
 /**
  * max, argmax and topk: selections along one axis. Ties go to the lowest index (the first occurrence), and NaN
@@ -60,6 +61,9 @@ const maxTopkGradOp = defineOp<{ shape: Shape; axis: number | undefined; k: numb
         }
       }
     },
+    webgpu({ inputs: [g, idx], outputs: [o], attrs: { shape, axis, k } }) {
+      selectionGradGpu(g!, idx!, o!, axis === undefined ? [1, sizeOf(shape), 1] : aroundAxis(shape, axis), k);
+    },
   },
 });
 
@@ -72,6 +76,9 @@ const maxOp = defineOp<AxisAttrs>({
   kernels: {
     cpu({ inputs: [x], outputs: [v, i], attrs }) {
       argReduce(cpuF32(x!), layout('max', x!, attrs.axis).dims, cpuF32(v!), cpuI32(i!));
+    },
+    webgpu({ inputs: [x], outputs: [v, i], attrs }) {
+      argReduceGpu('max', x!, layout('max', x!, attrs.axis).dims, v!, i!);
     },
   },
   backward([g], { inputs: [x], outputs: [, idx], attrs }) {
@@ -87,6 +94,9 @@ const argmaxOp = defineOp<AxisAttrs>({
   kernels: {
     cpu({ inputs: [x], outputs: [i], attrs }) {
       argReduce(cpuF32(x!), layout('argmax', x!, attrs.axis).dims, null, cpuI32(i!));
+    },
+    webgpu({ inputs: [x], outputs: [i], attrs }) {
+      argReduceGpu('argmax', x!, layout('argmax', x!, attrs.axis).dims, null, i!);
     },
   },
 });
@@ -135,6 +145,9 @@ const topkOp = defineOp<{ k: number }>({
       const n = x!.shape[x!.rank - 1]!;
       const rows = n === 0 ? 0 : xd.length / n;
       for (let r = 0; r < rows; r++) topkRow(xd.subarray(r * n, (r + 1) * n), k, vd, id, r * k);
+    },
+    webgpu({ inputs: [x], outputs: [v, i], attrs: { k } }) {
+      topkGpu(x!, k, v!, i!);
     },
   },
   backward: ([g], { inputs: [x], outputs: [, idx], attrs: { k } }) =>

@@ -4,6 +4,9 @@ import { aroundAxis } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { reducedShape, resolveAxis } from './axes.js';
+import { rowsGpu } from './softmax.wgsl.js';
+import { mapElements } from '../../backends/webgpu/elementwise.js';
+import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
 
 /**
  * softmax, logSoftmax and logsumexp along one axis, each shifted by the axis maximum so that exp never
@@ -93,6 +96,9 @@ function defineSoftmax(name: 'softmax' | 'logSoftmax'): OpDef<AxisAttr> {
       cpu({ inputs: [g, y], outputs: [o], attrs }) {
         softmaxGradRows(cpuF32(g!), cpuF32(y!), cpuF32(o!), aroundAxis(y!.shape, resolveAxis(name, y!, attrs.axis)), log);
       },
+      webgpu({ inputs, outputs: [o], attrs }) {
+        rowsGpu(`${name}Grad`, inputs, o!, aroundAxis(inputs[1]!.shape, resolveAxis(name, inputs[1]!, attrs.axis)));
+      },
     },
   });
   return defineOp<AxisAttr>({
@@ -105,6 +111,9 @@ function defineSoftmax(name: 'softmax' | 'logSoftmax'): OpDef<AxisAttr> {
     kernels: {
       cpu({ inputs: [x], outputs: [o], attrs }) {
         softmaxRows(cpuF32(x!), cpuF32(o!), aroundAxis(x!.shape, resolveAxis(name, x!, attrs.axis)), log);
+      },
+      webgpu({ inputs: [x], outputs: [o], attrs }) {
+        rowsGpu(name, [x!], o!, aroundAxis(x!.shape, resolveAxis(name, x!, attrs.axis)));
       },
     },
     backward: ([g], { outputs: [y], attrs }) => [runOp(gradOp, [g!, y!], attrs)[0]!],
@@ -135,6 +144,14 @@ const logsumexpGradOp = defineOp<LseAttrs>({
         }
       }
     },
+    webgpu({ inputs: [g, x, y], outputs: [o], attrs }) {
+      const a = resolveAxis('logsumexp', x!, attrs.axis);
+      const kept = x!.shape.map((d, i) => (i === a ? 1 : d));
+      mapElements({
+        op: 'logsumexpGrad', out: o!, inputs: [{ tensor: g!, shape: kept }, { tensor: x! }, { tensor: y!, shape: kept }],
+        body: 'return v0 * exp_f(v1 - v2);', helpers: wgslMath('exp'),
+      });
+    },
   },
 });
 
@@ -152,6 +169,9 @@ const logsumexpOp = defineOp<LseAttrs>({
       for (let r = 0; r < outer; r++) {
         for (let i = 0; i < inner; i++) od[r * inner + i] = lse(xd, r * n * inner + i, n, inner);
       }
+    },
+    webgpu({ inputs: [x], outputs: [o], attrs }) {
+      rowsGpu('logsumexp', [x!], o!, aroundAxis(x!.shape, resolveAxis('logsumexp', x!, attrs.axis)));
     },
   },
   backward: ([g], { inputs: [x], outputs: [y], attrs }) => [runOp(logsumexpGradOp, [g!, x!, y!], attrs)[0]!],

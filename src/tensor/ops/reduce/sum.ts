@@ -6,6 +6,7 @@ import { broadcastTo } from '../shape/broadcast.js';
 import { reshape } from '../shape/reshape.js';
 import { mul } from '../elementwise/binary.js';
 import { reducedShape, resolveAxes, type Axes } from './axes.js';
+import { sumAxes } from '../../backends/webgpu/reduce.js';
 
 interface SumAttrs { axes: Axes; keepdims: boolean }
 
@@ -66,7 +67,14 @@ function defineSum(name: 'sum' | 'mean'): OpDef<SumAttrs> {
       if (x!.dtype !== 'float32') throw opError(name, 'input must be float32', [x!]);
       return [{ shape: reducedShape(x!.shape, resolveAxes(name, x!, axes), keepdims), dtype: 'float32' }];
     },
-    kernels: { cpu: sumKernel(name, name === 'mean') },
+    kernels: {
+      cpu: sumKernel(name, name === 'mean'),
+      webgpu({ inputs: [x], outputs: [o], attrs }) {
+        const axes = resolveAxes(name, x!, attrs.axes);
+        const count = axes.reduce((c, a) => c * x!.shape[a]!, 1);
+        sumAxes(name, x!, x!.shape.map((_, i) => axes.includes(i)), o!, name === 'mean' ? 1 / count : 1);
+      },
+    },
     backward([g], { inputs: [x], attrs }) {
       const axes = resolveAxes(name, x!, attrs.axes);
       const kept = attrs.keepdims ? g! : reshape(g!, reducedShape(x!.shape, axes, true));

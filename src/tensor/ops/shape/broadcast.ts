@@ -4,6 +4,8 @@ import { broadcastShapes, fmt, sameShape, type Shape } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuData } from '../../backends/cpu/cpu-backend.js';
 import { forEachBroadcastRow } from '../../backends/cpu/broadcast-rows.js';
+import { mapElements } from '../../backends/webgpu/elementwise.js';
+import { sumAxes } from '../../backends/webgpu/reduce.js';
 
 /** broadcastTo repeats a tensor along broadcast dimensions; sumTo is its adjoint (sums them back). */
 const broadcastToOp = defineOp<{ shape: Shape }>({
@@ -19,6 +21,9 @@ const broadcastToOp = defineOp<{ shape: Shape }>({
       forEachBroadcastRow(o!.shape, x!.shape, x!.shape, (oi, ai, as, _bi, _bs, len) => {
         for (let j = 0; j < len; j++) dst[oi + j] = src[ai + j * as]!;
       });
+    },
+    webgpu({ inputs: [x], outputs: [o] }) {
+      mapElements({ op: 'broadcastTo', out: o!, inputs: [{ tensor: x!, mode: 'bits' }], outMode: 'bits', body: 'return v0;' });
     },
   },
   backward: ([g], { inputs: [x] }) => [sumTo(g!, x!.shape)],
@@ -39,6 +44,10 @@ const sumToOp = defineOp<{ shape: Shape }>({
       forEachBroadcastRow(x!.shape, x!.shape, o!.shape, (_oi, ai, _as, bi, bs, len) => {
         for (let j = 0; j < len; j++) dst[bi + j * bs] += src[ai + j]!;
       });
+    },
+    webgpu({ inputs: [x], outputs: [o] }) {
+      const lead = x!.rank - o!.rank;
+      sumAxes('sumTo', x!, x!.shape.map((d, i) => i < lead || (o!.shape[i - lead] === 1 && d !== 1)), o!);
     },
   },
   backward: ([g], { inputs: [x] }) => [broadcastTo(g!, x!.shape)],

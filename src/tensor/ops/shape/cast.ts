@@ -6,6 +6,8 @@ import {
 import type { Tensor } from '../../tensor.js';
 import { cpuData } from '../../backends/cpu/cpu-backend.js';
 import { reshape } from './reshape.js';
+import { mapElements } from '../../backends/webgpu/elementwise.js';
+import { CAST_HELPERS, castBody } from './cast.wgsl.js';
 
 /**
  * Converts between dtypes, always through the float32 value: 16-bit formats widen exactly and narrow with
@@ -63,6 +65,9 @@ const castOp = defineOp<CastAttrs>({
         case 'float16': for (let i = 0; i < n; i++) dst[i] = float32ToFloat16(v[i]!); break;
         case 'bfloat16': for (let i = 0; i < n; i++) dst[i] = float32ToBfloat16(v[i]!); break;
       }
+    },
+    webgpu({ inputs: [x], outputs: [o], attrs: { dtype } }) {
+      mapElements({ op: 'cast', out: o!, inputs: [{ tensor: x!, mode: 'bits' }], outMode: 'bits', body: castBody(x!.dtype, dtype), helpers: CAST_HELPERS });
     },
   },
   // Only float32→float32 (the identity) carries a gradient: the 16-bit formats are storage, never trained through,

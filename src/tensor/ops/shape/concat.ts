@@ -5,6 +5,8 @@ import { Tensor } from '../../tensor.js';
 import { cpuData } from '../../backends/cpu/cpu-backend.js';
 import { slice } from './slice.js';
 import { reshape } from './reshape.js';
+import { copyInto, via32Bits } from '../../backends/webgpu/copy.js';
+import { contiguousStrides } from '../../backends/webgpu/windows.js';
 
 /** Joins tensors along an existing axis; every other axis must agree. */
 interface ConcatAttrs { axis: number }
@@ -45,6 +47,15 @@ const concatOp = defineOp<ConcatAttrs>({
         for (let i = 0; i < outer; i++) dst.set(src.subarray(i * block, (i + 1) * block) as never, i * total * inner + at);
         at += block;
       }
+    },
+    webgpu({ inputs, outputs: [o], attrs }) {
+      const a = resolveAxis(inputs, attrs.axis);
+      const [, , inner] = aroundAxis(o!.shape, a);
+      const strides = contiguousStrides(o!.shape);
+      via32Bits('concat', inputs, o!, (xs, out) => {
+        let at = 0;
+        for (const x of xs) { copyInto('concat', x, out, strides, at * inner); at += x.shape[a]!; }
+      });
     },
   },
   backward(grads, { inputs, attrs }) {

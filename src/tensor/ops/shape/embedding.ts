@@ -5,6 +5,8 @@ import type { Tensor } from '../../tensor.js';
 import { cpuData, cpuI32 } from '../../backends/cpu/cpu-backend.js';
 import { indexAdd } from './index-select.js';
 import { reshape } from './reshape.js';
+import { hostInt32 } from '../../backends/webgpu/webgpu-backend.js';
+import { gatherRows } from '../../backends/webgpu/gather-rows.js';
 
 /** The coordinates of a flat index into `shape`, as an error message shows them. */
 function positionOf(flat: number, shape: readonly number[]): string {
@@ -13,7 +15,18 @@ function positionOf(flat: number, shape: readonly number[]): string {
   return fmt(c);
 }
 
-/** Rows of an embedding table [V, d] looked up by token ids of any shape; only the table has a gradient. */
+function checkIds(ind: Int32Array, V: number, inputs: readonly Tensor[]): void {
+  for (let j = 0; j < ind.length; j++) {
+    const v = ind[j]!;
+    if (v < 0 || v >= V) throw opError('embedding', `id ${v} at position ${positionOf(j, inputs[1]!.shape)} is out of range for a vocabulary of V=${V}`, inputs);
+  }
+}
+
+/**
+ * Rows of an embedding table [V, d] looked up by token ids of any shape; only the table has a gradient.
+ * Ids are checked before anything is written; on the GPU, ids computed there (not uploaded) are checked by the
+ * kernel, and a bad one fails the next read.
+ */
 const embeddingOp = defineOp<Record<string, never>>({
   name: 'embedding',
   infer(inputs) {
@@ -27,14 +40,20 @@ const embeddingOp = defineOp<Record<string, never>>({
       const [w, ids] = inputs as [Tensor, Tensor];
       const [V, d] = w.shape as [number, number];
       const ind = cpuI32(ids), src = cpuData(w), dst = cpuData(o!);
-      for (let j = 0; j < ind.length; j++) {
-        const v = ind[j]!;
-        if (v < 0 || v >= V) throw opError('embedding', `id ${v} at position ${positionOf(j, ids.shape)} is out of range for a vocabulary of V=${V}`, inputs);
-      }
+      checkIds(ind, V, inputs);
       for (let j = 0; j < ind.length; j++) {
         const from = ind[j]! * d;
         dst.set(src.subarray(from, from + d) as never, j * d);
       }
+    },
+    webgpu({ inputs, outputs: [o] }) {
+      const [w, ids] = inputs as [Tensor, Tensor];
+      const [V, d] = w.shape as [number, number];
+      const host = hostInt32(ids);
+      if (host) checkIds(host, V, inputs);
+      const shape = ids.shape;
+      gatherRows('embedding', w, ids, o!, { outer: 1, n: V, inner: d, k: ids.size },
+        (v, j) => `embedding: id ${v} at position ${positionOf(j, shape)} is out of range for a vocabulary of V=${V}`);
     },
   },
   // Rows repeated in ids accumulate: the table's gradient is a scatter-add of the output's gradient rows.

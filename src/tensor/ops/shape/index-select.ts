@@ -3,6 +3,8 @@ import { opError } from '../../errors.js';
 import { aroundAxis } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuData, cpuF32, cpuI32 } from '../../backends/cpu/cpu-backend.js';
+import { hostInt32 } from '../../backends/webgpu/webgpu-backend.js';
+import { gatherRows, scatterAddRows } from '../../backends/webgpu/gather-rows.js';
 
 /** Gathers entries along an axis by an int32 index vector; its adjoint `indexAdd` scatter-adds them back. */
 interface AxisAttrs { axis: number }
@@ -19,13 +21,20 @@ function checkIndices(name: string, inputs: readonly Tensor[]): void {
   if (idx.rank !== 1) throw opError(name, `indices must be 1-D, got rank ${idx.rank}`, inputs);
 }
 
-/** Index values are data, so they are checked when the kernel reads them, before anything is written. */
+/**
+ * Index values are data, so they are checked when the kernel reads them, before anything is written. On the GPU
+ * that is possible only for indices uploaded from the host (which keep a host copy); indices computed on the GPU
+ * are checked by the kernel, and a bad one fails the next read (see backends/webgpu/webgpu-backend.ts).
+ */
 function checkRange(name: string, ind: Int32Array, n: number, axis: number, inputs: readonly Tensor[]): void {
   for (let j = 0; j < ind.length; j++) {
     const v = ind[j]!;
     if (v < 0 || v >= n) throw opError(name, `index ${v} at position ${j} is out of range for axis ${axis} of size ${n}`, inputs);
   }
 }
+
+const rangeMessage = (name: string, n: number, axis: number) =>
+  (v: number, j: number) => `${name}: index ${v} at position ${j} is out of range for axis ${axis} of size ${n}`;
 
 const indexSelectOp = defineOp<AxisAttrs>({
   name: 'indexSelect',
@@ -53,6 +62,14 @@ const indexSelectOp = defineOp<AxisAttrs>({
           else dst.set(src.subarray(from, from + inner) as never, to);
         }
       }
+    },
+    webgpu({ inputs, outputs: [o], attrs }) {
+      const [x, idx] = inputs as [Tensor, Tensor];
+      const a = resolveAxis('indexSelect', x, attrs.axis);
+      const [outer, n, inner] = aroundAxis(x.shape, a);
+      const host = hostInt32(idx);
+      if (host) checkRange('indexSelect', host, n, attrs.axis, inputs);
+      gatherRows('indexSelect', x, idx, o!, { outer, n, inner, k: idx.size }, rangeMessage('indexSelect', n, attrs.axis));
     },
   },
   backward: ([g], { inputs: [x, idx], attrs }) => [indexAdd(g!, idx!, attrs.axis, x!.shape[resolveAxis('indexSelect', x!, attrs.axis)]!), null],
@@ -90,6 +107,14 @@ const indexAddOp = defineOp<IndexAddAttrs>({
           for (let e = 0; e < inner; e++) dst[to + e] += src[from + e]!;
         }
       }
+    },
+    webgpu({ inputs, outputs: [o], attrs }) {
+      const [g, idx] = inputs as [Tensor, Tensor];
+      const a = resolveAxis('indexAdd', g, attrs.axis);
+      const [outer, k, inner] = aroundAxis(g.shape, a);
+      const host = hostInt32(idx);
+      if (host) checkRange('indexAdd', host, attrs.size, attrs.axis, inputs);
+      scatterAddRows('indexAdd', g, idx, o!, { outer, n: attrs.size, inner, k }, rangeMessage('indexAdd', attrs.size, attrs.axis));
     },
   },
   backward: ([gg], { inputs: [, idx], attrs }) => [indexSelect(gg!, attrs.axis, idx!), null],

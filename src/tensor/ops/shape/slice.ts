@@ -3,6 +3,9 @@ import { opError } from '../../errors.js';
 import { aroundAxis, type Shape } from '../../shape.js';
 import { Tensor } from '../../tensor.js';
 import { cpuData } from '../../backends/cpu/cpu-backend.js';
+import { mapElements } from '../../backends/webgpu/elementwise.js';
+import { copyInto, via32Bits, zeroFill } from '../../backends/webgpu/copy.js';
+import { contiguousStrides } from '../../backends/webgpu/windows.js';
 
 /**
  * x[start:end] along one axis. Two ops share the semantics: `sliceView` when the window is contiguous (every axis
@@ -49,6 +52,10 @@ const sliceOp = defineOp<SliceAttrs>({
         dst.set(src.subarray(from, from + block) as never, i * block);
       }
     },
+    webgpu({ inputs: [x], outputs: [o], attrs }) {
+      const { start, inner } = resolve('slice', x!, attrs);
+      mapElements({ op: 'slice', out: o!, inputs: [{ tensor: x!, strides: contiguousStrides(x!.shape), offset: start * inner, mode: 'bits' }], outMode: 'bits', body: 'return v0;' });
+    },
   },
   backward: ([g], { inputs: [x], attrs }) => [sliceGrad(g!, x!.shape, attrs)],
 });
@@ -90,6 +97,13 @@ const sliceGradOp = defineOp<SliceGradAttrs>({
         dst.set(src.subarray(i * block, (i + 1) * block) as never, row + start * inner);
         dst.fill(0, row + end * inner, row + n * inner);
       }
+    },
+    webgpu({ inputs: [g], outputs: [o], attrs }) {
+      const a = attrs.axis < 0 ? attrs.axis + attrs.shape.length : attrs.axis;
+      const [, n, inner] = aroundAxis(attrs.shape, a);
+      const start = attrs.start < 0 ? attrs.start + n : attrs.start;
+      zeroFill(o!);
+      via32Bits('sliceGrad', [g!], o!, ([src], dst) => copyInto('sliceGrad', src!, dst, contiguousStrides(attrs.shape), start * inner));
     },
   },
   backward: ([gg], { attrs }) => [slice(gg!, attrs.axis, attrs.start, attrs.end)],

@@ -4,6 +4,7 @@ import { stridesOf, type Shape } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuData } from '../../backends/cpu/cpu-backend.js';
 import type { AnyTypedArray } from '../../dtype.js';
+import { mapElements } from '../../backends/webgpu/elementwise.js';
 
 /** Permutes axes: output axis k is input axis perm[k]. A copy, since tensors are always contiguous. */
 interface TransposeAttrs { perm: readonly number[] }
@@ -82,6 +83,13 @@ const transposeOp = defineOp<TransposeAttrs>({
   kernels: {
     cpu({ inputs: [x], outputs: [o], attrs }) {
       transposeCpu(cpuData(x!), cpuData(o!), x!.shape, resolvePerm(x!, attrs.perm));
+    },
+    webgpu({ inputs: [x], outputs: [o], attrs }) {
+      // A gather over the output; the source is swept in windows when it exceeds one binding, since the source
+      // elements of any run of outputs are spread over all of it.
+      const st = stridesOf(x!.shape);
+      const strides = resolvePerm(x!, attrs.perm).map((a) => st[a]!);
+      mapElements({ op: 'transpose', out: o!, inputs: [{ tensor: x!, strides, mode: 'bits', sweep: true }], outMode: 'bits', body: 'return v0;' });
     },
   },
   backward([g], { inputs: [x], attrs }) {

@@ -5,6 +5,7 @@ import type { Tensor } from '../../tensor.js';
 import { cpuData } from '../../backends/cpu/cpu-backend.js';
 import { full } from '../../creation.js';
 import { sumTo } from './broadcast.js';
+import { mapElements } from '../../backends/webgpu/elementwise.js';
 
 /**
  * where(mask, a, b): a where mask ≠ 0, else b, all three broadcast together. It is how activation patching
@@ -53,6 +54,11 @@ const whereOp = defineOp<Record<string, never>>({
           idx[d] = 0;
         }
       }
+    },
+    webgpu({ inputs, outputs: [o] }) {
+      // On bits, so that every dtype is copied exactly; a float mask of −0 counts as zero and NaN as non-zero, as on the CPU.
+      const nonzero = inputs[0]!.dtype === 'float32' ? '(v0 & 0x7fffffffu) != 0u' : 'v0 != 0u';
+      mapElements({ op: 'where', out: o!, inputs: inputs.map((tensor) => ({ tensor, mode: 'bits' as const })), outMode: 'bits', body: `return select(v2, v1, ${nonzero});` });
     },
   },
   backward([g], { inputs: [m, a, b] }) {

@@ -1,0 +1,76 @@
+/// <reference types="@webgpu/types" />
+
+/**
+ * Reuse of freed GPU buffers. Creating a GPUBuffer costs a driver allocation (and on lavapipe a zeroed host
+ * allocation), while a training step frees and re-allocates the same few hundred sizes every iteration, so freed
+ * buffers are kept by size class and handed out again. Classes are four per power of two, so a buffer is at most
+ * 25% larger than asked for and a slightly different length still finds a pooled buffer.
+ *
+ * A buffer freed while dispatches that use it are recorded but not yet submitted may at once become the output
+ * of a later dispatch (commands run in order, with barriers between dispatches), but not the target of an upload:
+ * queue.writeBuffer would land before the recorded dispatches run. So such frees are `pending`, reusable for
+ * kernel outputs only, until the recorder submits the batch (`settle`).
+ */
+const MIN_CLASS = 256;
+
+function sizeClass(bytes: number): number {
+  if (bytes <= MIN_CLASS) return MIN_CLASS;
+  const top = 2 ** Math.floor(Math.log2(bytes));
+  const step = top / 4;
+  return Math.max(MIN_CLASS, Math.ceil(bytes / step) * step);
+}
+
+export class BufferPool {
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly pending = new Map<number, GPUBuffer[]>();
+  private pooled = 0;
+  /** Buffers that exist (held by storages, pending or pooled). */
+  private existing = 0;
+
+  constructor(private readonly device: GPUDevice, private readonly usage: number, private readonly maxPooledBytes: number) {}
+
+  /** A buffer of at least `bytes`; `forUpload` when it will be written by queue.writeBuffer rather than a kernel. */
+  acquire(bytes: number, forUpload: boolean): GPUBuffer {
+    const size = sizeClass(bytes);
+    const reused = (forUpload ? undefined : this.pending.get(size)?.pop()) ?? this.free.get(size)?.pop();
+    if (reused) { this.pooled -= size; return reused; }
+    this.existing++;
+    return this.device.createBuffer({ size, usage: this.usage });
+  }
+
+  /** `inBatch`: the open batch uses the buffer (then it waits for `settle` before it may serve an upload). */
+  release(buffer: GPUBuffer, inBatch: boolean): void {
+    // Over the cap a buffer is destroyed, unless a recorded command still names it (a destroyed buffer may not be
+    // submitted); submitted work keeps a destroyed buffer alive until it is done.
+    if (this.pooled + buffer.size > this.maxPooledBytes && !inBatch) { buffer.destroy(); this.existing--; return; }
+    const map = inBatch ? this.pending : this.free;
+    let list = map.get(buffer.size);
+    if (!list) map.set(buffer.size, (list = []));
+    list.push(buffer);
+    this.pooled += buffer.size;
+  }
+
+  /** Everything recorded so far has been submitted: pending buffers may serve uploads too. */
+  settle(): void {
+    for (const [size, list] of this.pending) {
+      let dst = this.free.get(size);
+      if (!dst) this.free.set(size, (dst = []));
+      for (const b of list) {
+        if (this.pooled > this.maxPooledBytes) { b.destroy(); this.existing--; this.pooled -= size; } else dst.push(b);
+      }
+    }
+    this.pending.clear();
+  }
+
+  /** Destroys every pooled buffer (memory pressure, or shutting down); call with nothing recorded. */
+  trim(): void {
+    for (const map of [this.free, this.pending]) {
+      for (const list of map.values()) for (const b of list) { b.destroy(); this.existing--; }
+      map.clear();
+    }
+    this.pooled = 0;
+  }
+
+  pooledBytes(): number { return this.pooled; }
+  bufferCount(): number { return this.existing; }
+}

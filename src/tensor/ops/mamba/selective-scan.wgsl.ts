@@ -1,0 +1,205 @@
+import type { Tensor } from '../../tensor.js';
+import { backendOf, launch, withScratch, workgroupSize } from '../../backends/webgpu/kernel.js';
+import { sumAxes } from '../../backends/webgpu/reduce.js';
+import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
+
+/**
+ * The selective scan in WGSL: one invocation per (batch row, channel) runs the recurrence over time with the
+ * channel's N states in registers (N is baked into the source), a workgroup holding a block of channels of one
+ * batch row. Invocations read B_t and C_t at the same addresses, which the cache serves once per block.
+ *
+ * The backward keeps the CPU kernel's memory bound: no [B, L, D, N] tensor. Each invocation runs forward once
+ * to store its states at the end of every SEG steps (a scratch of L/SEG states per channel), then walks the
+ * segments backward, recomputing a segment's states into a private array before the reverse-time pass over it.
+ * ∂B and ∂C sum over channels: at each step the workgroup sums its channels' shares in workgroup memory and
+ * writes one partial per block, summed afterwards over blocks (deterministic, no atomics); ∂A and ∂D sum over
+ * time in registers and over batch rows afterwards.
+ */
+const SEG = 16;
+
+interface Dims { B: number; L: number; D: number; N: number }
+
+function dimsOf(x: Tensor, A: Tensor): Dims {
+  const [B, L, D] = x.shape as [number, number, number];
+  return { B, L, D, N: A.shape[1]! };
+}
+
+export function selectiveScanGpu(inputs: readonly Tensor[], y: Tensor, state: Tensor | undefined): void {
+  const [x, dt, A, Bm, C, Dk] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  const { B, L, D, N } = dimsOf(x, A);
+  if (y.size === 0) return;
+  const wg = workgroupSize(backendOf(x), 64);
+  const blocks = Math.ceil(D / wg);
+  launch({
+    op: 'selectiveScan', workgroupSize: wg,
+    operands: [
+      { name: 'x', tensor: x }, { name: 'dt', tensor: dt }, { name: 'A', tensor: A }, { name: 'Bm', tensor: Bm },
+      { name: 'C', tensor: C }, { name: 'Dk', tensor: Dk }, { name: 'y', tensor: y, write: true },
+      ...(state ? [{ name: 'state', tensor: state, write: true }] : []),
+    ],
+    u32: { L, D, blocks, groups: B * blocks },
+    code: `${wgslMath('exp')}
+const NS: u32 = ${N}u;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = flat_group(wid, nwg);
+  if (g >= P.groups) { return; }
+  let b = g / P.blocks;
+  let c = (g % P.blocks) * WG + lid;
+  if (c >= P.D) { return; }
+  var s: array<f32, NS>;
+  var a: array<f32, NS>;
+  for (var n = 0u; n < NS; n = n + 1u) { a[n] = ld_A(c * NS + n); }
+  let dk = ld_Dk(c);
+  for (var t = 0u; t < P.L; t = t + 1u) {
+    let i = (b * P.L + t) * P.D + c;
+    let dv = ld_dt(i);
+    let xv = ld_x(i);
+    let dx = dv * xv;
+    let bt = (b * P.L + t) * NS;
+    var acc = 0.0;
+    for (var n = 0u; n < NS; n = n + 1u) {
+      s[n] = exp_f(dv * a[n]) * s[n] + dx * ld_Bm(bt + n);
+      acc = acc + s[n] * ld_C(bt + n);
+      ${state ? 'st_state(i * NS + n, s[n]);' : ''}
+    }
+    st_y(i, acc + dk * xv);
+  }
+}`,
+    groups: B * blocks,
+  });
+}
+
+export function selectiveScanBackwardGpu(inputs: readonly Tensor[], gy: Tensor | null, gS: Tensor | null, outputs: readonly Tensor[]): void {
+  const [x, dt, A, Bm, C, Dk] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  const [gx, gDelta, gA, gB, gC, gD] = outputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  const { B, L, D, N } = dimsOf(x, A);
+  const b = backendOf(x);
+  // Workgroup memory holds every invocation's 2N shares of ∂B and ∂C for one step.
+  const wg = workgroupSize(b, Math.min(64, Math.floor(b.limits.maxWorkgroupStorage / (8 * N))));
+  const blocks = Math.ceil(D / wg);
+  const segments = Math.ceil(L / SEG);
+  withScratch(x, [[B, Math.max(1, segments - 1), D, N], [B, L, blocks, N], [B, L, blocks, N], [B, D, N], [B, D]], (ck, partB, partC, partA, partD) => {
+    if (B * L * D > 0) {
+      launch({
+        op: 'selectiveScanBackward', workgroupSize: wg,
+        operands: [
+          { name: 'x', tensor: x }, { name: 'dt', tensor: dt }, { name: 'A', tensor: A }, { name: 'Bm', tensor: Bm },
+          { name: 'C', tensor: C }, { name: 'Dk', tensor: Dk },
+          ...(gy ? [{ name: 'gy', tensor: gy }] : []), ...(gS ? [{ name: 'gS', tensor: gS }] : []),
+          { name: 'gx', tensor: gx, write: true }, { name: 'gDelta', tensor: gDelta, write: true }, { name: 'ck', tensor: ck, write: true },
+          { name: 'partB', tensor: partB, write: true }, { name: 'partC', tensor: partC, write: true },
+          { name: 'partA', tensor: partA, write: true }, { name: 'partD', tensor: partD, write: true },
+        ],
+        u32: { L, D, blocks, groups: B * blocks, segments, ckEnd: (segments - 1) * SEG },
+        code: `${wgslMath('exp')}
+const NS: u32 = ${N}u;
+const SEG: u32 = ${SEG}u;
+var<workgroup> share: array<f32, ${2 * N} * WG>;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = flat_group(wid, nwg);
+  if (g >= P.groups) { return; }
+  let b = g / P.blocks;
+  let blk = g % P.blocks;
+  let c = blk * WG + lid;
+  // Invocations past the last channel still take part in every barrier, with zero shares.
+  let live = c < P.D;
+  var a: array<f32, NS>;
+  var s: array<f32, NS>;
+  var dk = 0.0;
+  if (live) {
+    for (var n = 0u; n < NS; n = n + 1u) { a[n] = ld_A(c * NS + n); }
+    dk = ld_Dk(c);
+    // Forward once, keeping the state at the end of every segment but the last.
+    for (var t = 0u; t < P.ckEnd; t = t + 1u) {
+      let i = (b * P.L + t) * P.D + c;
+      let dv = ld_dt(i);
+      let dx = dv * ld_x(i);
+      for (var n = 0u; n < NS; n = n + 1u) { s[n] = exp_f(dv * a[n]) * s[n] + dx * ld_Bm((b * P.L + t) * NS + n); }
+      if ((t + 1u) % SEG == 0u) {
+        let q = (t + 1u) / SEG - 1u;
+        for (var n = 0u; n < NS; n = n + 1u) { st_ck(((b * (P.segments - 1u) + q) * P.D + c) * NS + n, s[n]); }
+      }
+    }
+  }
+  var lam: array<f32, NS>;
+  var accA: array<f32, NS>;
+  var accD = 0.0;
+  var hs: array<f32, ${SEG * N}>;
+  var h0: array<f32, NS>;
+  for (var qq = P.segments; qq > 0u; qq = qq - 1u) {
+    let q = qq - 1u;
+    let t0 = q * SEG;
+    let t1 = min(P.L, t0 + SEG);
+    if (live) {
+      // This segment's states, from the state before it.
+      for (var n = 0u; n < NS; n = n + 1u) {
+        h0[n] = 0.0;
+        if (q > 0u) { h0[n] = ld_ck(((b * (P.segments - 1u) + q - 1u) * P.D + c) * NS + n); }
+        s[n] = h0[n];
+      }
+      for (var t = t0; t < t1; t = t + 1u) {
+        let i = (b * P.L + t) * P.D + c;
+        let dv = ld_dt(i);
+        let dx = dv * ld_x(i);
+        for (var n = 0u; n < NS; n = n + 1u) {
+          s[n] = exp_f(dv * a[n]) * s[n] + dx * ld_Bm((b * P.L + t) * NS + n);
+          hs[(t - t0) * NS + n] = s[n];
+        }
+      }
+    }
+    for (var tt = t1; tt > t0; tt = tt - 1u) {
+      let t = tt - 1u;
+      let bt = (b * P.L + t) * NS;
+      if (live) {
+        let i = (b * P.L + t) * P.D + c;
+        let dv = ld_dt(i);
+        let xv = ld_x(i);
+        let gv = ${gy ? 'ld_gy(i)' : '0.0'};
+        accD = accD + gv * xv;
+        var qs = 0.0;
+        var gdA = 0.0;
+        for (var n = 0u; n < NS; n = n + 1u) {
+          // λ_t = gy_t·C_t + gS_t + a_{t+1}·λ_{t+1}: the adjoint of s_t.
+          let l = lam[n] + gv * ld_C(bt + n)${gS ? ' + ld_gS(i * NS + n)' : ''};
+          let decay = exp_f(dv * a[n]);
+          var sp = h0[n];
+          if (t > t0) { sp = hs[(t - t0 - 1u) * NS + n]; }
+          share[lid * ${2 * N}u + n] = l * (dv * xv);
+          share[lid * ${2 * N}u + NS + n] = gv * hs[(t - t0) * NS + n];
+          qs = qs + l * ld_Bm(bt + n);
+          let gz = l * sp * decay;
+          gdA = gdA + gz * a[n];
+          accA[n] = accA[n] + gz * dv;
+          lam[n] = l * decay;
+        }
+        st_gx(i, dv * qs + dk * gv);
+        st_gDelta(i, gdA + xv * qs);
+      } else {
+        for (var n = 0u; n < 2u * NS; n = n + 1u) { share[lid * ${2 * N}u + n] = 0.0; }
+      }
+      workgroupBarrier();
+      for (var j = lid; j < 2u * NS; j = j + WG) {
+        var sum = 0.0;
+        for (var k = 0u; k < WG; k = k + 1u) { sum = sum + share[k * ${2 * N}u + j]; }
+        let at = ((b * P.L + t) * P.blocks + blk) * NS + j % NS;
+        if (j < NS) { st_partB(at, sum); } else { st_partC(at, sum); }
+      }
+      workgroupBarrier();
+    }
+  }
+  if (live) {
+    for (var n = 0u; n < NS; n = n + 1u) { st_partA((b * P.D + c) * NS + n, accA[n]); }
+    st_partD(b * P.D + c, accD);
+  }
+}`,
+        groups: B * blocks,
+      });
+    }
+    sumAxes('selectiveScanBackward', partB, [false, false, true, false], gB);
+    sumAxes('selectiveScanBackward', partC, [false, false, true, false], gC);
+    sumAxes('selectiveScanBackward', partA, [true, false, false], gA);
+    sumAxes('selectiveScanBackward', partD, [true, false], gD);
+  });
+}
