@@ -13,3 +13,4 @@ export type { Backend, Storage } from './backends/backend.js';
 export { cpuBackend } from './backends/cpu/cpu-backend.js';
 export * from './ops/index.js';
 export * as linalg from './linalg/index.js';
+export { initWebGPU } from './backends/webgpu/webgpu-backend.js';

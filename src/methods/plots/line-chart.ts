@@ -19,7 +19,7 @@ export interface LineChart {
   yRange?: [number, number];
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+import { esc, frameAxes, frameStart, yScale, type Frame } from './chart-frame.js';
 
 /** A line chart as SVG text: axes, gridlines, one polyline per series (gaps where values are null), a legend. */
 export function lineChartSvg(c: LineChart): string {
@@ -27,23 +27,12 @@ export function lineChartSvg(c: LineChart): string {
   const [y0, y1] = c.yRange ?? [0, 1];
   const n = c.xLabels.length;
   const x = (i: number) => L + (n <= 1 ? 0 : (i * (W - L - R)) / (n - 1));
-  const y = (v: number) => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${(L + W - R) / 2}" y="20" text-anchor="middle" font-size="13">${esc(c.title)}</text>`,
-  ];
-  for (let k = 0; k <= 4; k++) {
-    const v = y0 + ((y1 - y0) * k) / 4;
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`, `<text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${+v.toFixed(2)}</text>`);
-  }
+  const frame: Frame = { W, H, L, R, T, B, y0, y1 };
+  const y = yScale(frame);
+  const parts = frameStart(frame, c.title);
   const step = Math.max(1, Math.ceil(n / 16));
   c.xLabels.forEach((lab, i) => { if (i % step === 0 || i === n - 1) parts.push(`<text x="${x(i)}" y="${H - B + 16}" text-anchor="middle">${esc(lab)}</text>`); });
-  parts.push(
-    `<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#444"/>`, `<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#444"/>`,
-    `<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">${esc(c.xTitle)}</text>`,
-    `<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${esc(c.yTitle)}</text>`,
-  );
+  parts.push(...frameAxes(frame, c.yTitle), `<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">${esc(c.xTitle)}</text>`);
   c.series.forEach((s, k) => {
     let path = '';
     s.values.forEach((v, i) => { if (v === null || Number.isNaN(v)) { path += ' '; return; } path += `${path.endsWith(' ') || path === '' ? 'M' : 'L'}${x(i).toFixed(1)},${y(v).toFixed(1)}`; });
