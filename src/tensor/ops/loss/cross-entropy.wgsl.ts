@@ -2,6 +2,7 @@ import type { Tensor } from '../../tensor.js';
 import { backendOf, launch, withScratch, workgroupSize } from '../../backends/webgpu/kernel.js';
 import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
 import type { FaultDescriber } from '../../backends/webgpu/webgpu-backend.js';
+import { WORKGROUP_MAX, WORKGROUP_SUM } from '../../backends/webgpu/wgsl-reduce.js';
 
 /**
  * crossEntropy in WGSL: one workgroup per row computes the row's log-sum-exp and loss (shifted by the row max;
@@ -11,32 +12,6 @@ import type { FaultDescriber } from '../../backends/webgpu/webgpu-backend.js';
  */
 interface Attrs { reduction: 'mean' | 'sum' | 'none'; ignoreIndex: number }
 
-const TREE = `
-var<workgroup> red: array<f32, WG>;
-fn tree_sum(lid: u32, v: f32) -> f32 {
-  workgroupBarrier();
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}
-fn tree_max(lid: u32, v: f32) -> f32 {
-  workgroupBarrier();
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      let a = red[lid];
-      let b = red[lid + s];
-      red[lid] = select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
-    }
-    workgroupBarrier();
-  }
-  return red[0];
-}`;
 
 // The target of row r if it is to be counted, else −1 (ignored, or bad: bad ones are reported).
 const TARGET = `
@@ -55,7 +30,7 @@ function rowLosses(logits: Tensor, targets: Tensor, lse: Tensor, rows: Tensor, i
     operands: [{ name: 'x', tensor: logits }, { name: 'targets', tensor: targets }, { name: 'lse', tensor: lse, write: true }, { name: 'rows', tensor: rows, write: true }],
     u32: { n, v }, i32: { ignore: ignoreIndex },
     code: `${wgslMath('exp', 'log')}
-${TREE}
+${WORKGROUP_SUM}${WORKGROUP_MAX}
 ${TARGET}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -90,7 +65,7 @@ function countRows(targets: Tensor, v: number, ignoreIndex: number, count: Tenso
     operands: [{ name: 'targets', tensor: targets }, { name: 'count', tensor: count, write: true }],
     u32: { n: targets.size, v }, i32: { ignore: ignoreIndex },
     code: `${wgslMath('special')}
-${TREE}
+${WORKGROUP_SUM}${WORKGROUP_MAX}
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32) {
   var c = 0.0;
@@ -116,7 +91,7 @@ export function crossEntropyGpu(logits: Tensor, targets: Tensor, loss: Tensor, l
       operands: [{ name: 'rows', tensor: rows }, { name: 'count', tensor: count }, { name: 'out', tensor: loss, write: true }],
       u32: { n, mean: attrs.reduction === 'mean' ? 1 : 0 },
       code: `${wgslMath('special')}
-${TREE}
+${WORKGROUP_SUM}${WORKGROUP_MAX}
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32) {
   var s = 0.0;

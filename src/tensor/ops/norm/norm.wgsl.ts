@@ -1,6 +1,7 @@
 import type { Tensor } from '../../tensor.js';
 import { backendOf, launch, withScratch, workgroupSize } from '../../backends/webgpu/kernel.js';
 import { sumAxes } from '../../backends/webgpu/reduce.js';
+import { WORKGROUP_SUM } from '../../backends/webgpu/wgsl-reduce.js';
 
 /**
  * rmsnorm and layerNorm in WGSL, fused: one workgroup per row gathers the row's sums with a tree and writes the
@@ -10,19 +11,6 @@ import { sumAxes } from '../../backends/webgpu/reduce.js';
  * over rows by the column reduction (reduce.ts).
  */
 export type NormKind = 'rmsnorm' | 'layerNorm';
-
-const TREE = `
-var<workgroup> red: array<f32, WG>;
-fn tree_sum(lid: u32, v: f32) -> f32 {
-  workgroupBarrier();
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}`;
 
 const HEAD = `
 @compute @workgroup_size(WG)
@@ -60,7 +48,7 @@ export function normGpu(kind: NormKind, x: Tensor, w: Tensor, bias: Tensor | nul
     op: kind, workgroupSize: workgroupSize(backendOf(x), d < 1024 ? 64 : 256),
     operands: [{ name: 'x', tensor: x }, { name: 'w', tensor: w }, ...(bias ? [{ name: 'b', tensor: bias }] : []), { name: 'out', tensor: out, write: true }],
     u32: { d, rows }, f32: { eps },
-    code: `${TREE}${HEAD}${STATS[kind]}
+    code: `${WORKGROUP_SUM}${HEAD}${STATS[kind]}
   for (var i = lid; i < P.d; i = i + WG) { st_out(base + i, ((ld_x(base + i) - c0) - m) * r * ld_w(i)${bias ? ' + ld_b(i)' : ''}); }
 }`,
     groups: rows,
@@ -104,7 +92,7 @@ export function normGradGpu(kind: NormKind, g: Tensor, x: Tensor, w: Tensor, gx:
       op: `${kind}Grad`, workgroupSize: workgroupSize(backendOf(x), d < 1024 ? 64 : 256),
       operands: [{ name: 'g', tensor: g }, { name: 'x', tensor: x }, { name: 'w', tensor: w }, { name: 'gx', tensor: gx, write: true }, { name: 'sw', tensor: shareW, write: true }],
       u32: { d, rows }, f32: { eps },
-      code: `${TREE}${HEAD}${STATS[kind]}${body}
+      code: `${WORKGROUP_SUM}${HEAD}${STATS[kind]}${body}
 }`,
       groups: rows,
     });

@@ -1,6 +1,7 @@
 import type { Tensor } from '../../tensor.js';
 import { backendOf, launch, workgroupSize } from '../../backends/webgpu/kernel.js';
 import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
+import { WORKGROUP_MAX, WORKGROUP_SUM } from '../../backends/webgpu/wgsl-reduce.js';
 
 /**
  * softmax, logSoftmax and logsumexp (and the first two's gradients) in WGSL: one workgroup per row along the
@@ -9,66 +10,38 @@ import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
  */
 export type RowMode = 'softmax' | 'logSoftmax' | 'logsumexp' | 'softmaxGrad' | 'logSoftmaxGrad';
 
-const REDUCE = `
-var<workgroup> red: array<f32, WG>;
-fn row_sum(lid: u32, v: f32) -> f32 {
-  workgroupBarrier();
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}
-// The row's max, NaN if it holds a NaN.
-fn row_max(lid: u32, v: f32) -> f32 {
-  workgroupBarrier();
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      let a = red[lid];
-      let b = red[lid + s];
-      red[lid] = select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
-    }
-    workgroupBarrier();
-  }
-  return red[0];
-}`;
-
 const BODY: Record<RowMode, string> = {
   softmax: `
-  let m = row_max(lid, mx);
+  let m = tree_max(lid, mx);
   var t = 0.0;
   for (var j = lid; j < P.n; j = j + WG) { t = t + exp_f(ld_x(at(j)) - m); }
-  t = row_sum(lid, t);
+  t = tree_sum(lid, t);
   let bad = is_nan(m) || is_inf(m);
   for (var j = lid; j < P.n; j = j + WG) { st_out(at(j), select(exp_f(ld_x(at(j)) - m) / t, f32_nan(), bad)); }`,
   logSoftmax: `
-  let m = row_max(lid, mx);
+  let m = tree_max(lid, mx);
   var t = 0.0;
   for (var j = lid; j < P.n; j = j + WG) { t = t + exp_f(ld_x(at(j)) - m); }
-  t = row_sum(lid, t);
+  t = tree_sum(lid, t);
   // (x − m) − log t, not x − (m + log t): x − m is exact, while m + log t would round at m's magnitude.
   let c = log_f(t);
   let bad = is_nan(m) || is_inf(m);
   for (var j = lid; j < P.n; j = j + WG) { st_out(at(j), select((ld_x(at(j)) - m) - c, f32_nan(), bad)); }`,
   logsumexp: `
-  let m = row_max(lid, mx);
+  let m = tree_max(lid, mx);
   var t = 0.0;
   for (var j = lid; j < P.n; j = j + WG) { t = t + exp_f(ld_x(at(j)) - m); }
-  t = row_sum(lid, t);
+  t = tree_sum(lid, t);
   if (lid == 0u) { st_out(row, select(m + log_f(t), m, is_inf(m))); }`,
   softmaxGrad: `
   var t = 0.0;
   for (var j = lid; j < P.n; j = j + WG) { t = t + ld_g(at(j)) * ld_y(at(j)); }
-  t = row_sum(lid, t);
+  t = tree_sum(lid, t);
   for (var j = lid; j < P.n; j = j + WG) { st_out(at(j), ld_y(at(j)) * (ld_g(at(j)) - t)); }`,
   logSoftmaxGrad: `
   var t = 0.0;
   for (var j = lid; j < P.n; j = j + WG) { t = t + ld_g(at(j)); }
-  t = row_sum(lid, t);
+  t = tree_sum(lid, t);
   for (var j = lid; j < P.n; j = j + WG) { st_out(at(j), ld_g(at(j)) - exp_f(ld_y(at(j))) * t); }`,
 };
 
@@ -81,7 +54,7 @@ export function rowsGpu(mode: RowMode, inputs: readonly Tensor[], out: Tensor, [
     operands: [...inputs.map((tensor, i) => ({ name: names[i]!, tensor })), { name: 'out', tensor: out, write: true }],
     u32: { n: n!, inner: inner!, rows: outer! * inner! },
     code: `${wgslMath('exp', 'log')}
-${REDUCE}
+${WORKGROUP_SUM}${WORKGROUP_MAX}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = flat_group(wid, nwg);
