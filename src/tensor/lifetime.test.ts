@@ -38,10 +38,13 @@ test('nested scopes hand returned tensors to the enclosing scope', () => {
   assert.equal(liveTensors(), before);
 });
 
-test('keep lets a tensor outlive its scope', () => {
-  const kept = tidy(() => { keep(tensor([4])); return null; });
-  assert.equal(kept, null);
-  assert.equal(liveTensors() > 0, true);
+test('keep lets a tensor outlive its scope, and only that tensor', async () => {
+  let kept: ReturnType<typeof tensor> | undefined, dropped: ReturnType<typeof tensor> | undefined;
+  tidy(() => { kept = keep(tensor([4])); dropped = tensor([5]); return null; });
+  assert.equal(kept!.isDisposed, false);
+  assert.equal(dropped!.isDisposed, true);
+  assert.deepEqual(Array.from(await kept!.data()), [4]);
+  kept!.dispose();
 });
 
 test('a view keeps its storage alive after the original is disposed', async () => {
