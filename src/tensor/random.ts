@@ -1,7 +1,15 @@
+import { FactlabError } from './errors.js';
+
 /**
  * Seeded pseudo-random numbers, so that everything random in factlab (initialisation, noise corruption,
  * sampling, data order) is reproducible from a seed, whatever the backend: values are made here and uploaded.
  */
+/** A generator's state as plain JSON. */
+export interface RngState {
+  words: number[];
+  spare: number | null;
+}
+
 export class Rng {
   private s0: number; private s1: number; private s2: number; private s3: number;
   private spare: number | null = null;
@@ -17,6 +25,23 @@ export class Rng {
       return (z ^ (z >>> 16)) >>> 0;
     };
     this.s0 = next(); this.s1 = next(); this.s2 = next(); this.s3 = next();
+  }
+
+  /**
+   * The generator's whole state, so that a training run stopped after any step continues with the same numbers
+   * (checkpoints store it as plain JSON numbers).
+   */
+  getState(): RngState {
+    return { words: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spare: this.spare };
+  }
+
+  setState(state: RngState): void {
+    const w = state?.words;
+    if (!Array.isArray(w) || w.length !== 4 || !w.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32) || !(state.spare === null || Number.isFinite(state.spare))) {
+      throw new FactlabError(`Rng.setState: expected four 32-bit words and a spare normal or null, got ${JSON.stringify(state)}`);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = w.map((x) => x | 0) as [number, number, number, number];
+    this.spare = state.spare;
   }
 
   /** Uniform 32-bit unsigned integer (xoshiro128**). */

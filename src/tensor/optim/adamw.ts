@@ -78,6 +78,28 @@ export class AdamW {
     });
   }
 
+  /** The first and second moments, for checkpoints (the optimizer owns them: read them, do not dispose them). */
+  get moments(): { m: readonly Tensor[]; v: readonly Tensor[] } {
+    return { m: this.m, v: this.v };
+  }
+
+  /**
+   * Continues from a checkpoint: the step count and moments saved from an optimizer of the same parameters. The
+   * optimizer takes ownership of the tensors and disposes the moments it held.
+   */
+  restore(t: number, m: readonly Tensor[], v: readonly Tensor[]): void {
+    if (!Number.isInteger(t) || t < 0) throw new FactlabError(`AdamW.restore: the step count must be an integer ≥ 0, got ${t}`);
+    if (m.length !== this.m.length || v.length !== this.v.length) throw new FactlabError(`AdamW.restore: ${m.length} and ${v.length} moments for an optimizer of ${this.m.length} parameters`);
+    [...m, ...v].forEach((x, i) => {
+      const shape = this.shapes[i % this.m.length]!;
+      if (!sameShape(x.shape, shape) || x.dtype !== 'float32') throw new FactlabError(`AdamW.restore: moment ${i} is ${x.dtype}${fmt(x.shape)}, the parameter float32${fmt(shape)}`);
+    });
+    for (const x of [...this.m, ...this.v]) x.dispose();
+    this.m.splice(0, this.m.length, ...m.map((x) => keep(x)));
+    this.v.splice(0, this.v.length, ...v.map((x) => keep(x)));
+    this.t = t;
+  }
+
   dispose(): void {
     for (const t of [...this.m, ...this.v]) t.dispose();
   }

@@ -1,8 +1,13 @@
 import type { Tensor } from '../tensor.js';
 import { FactlabError } from '../errors.js';
-import { mul } from '../ops/elementwise/binary.js';
-import { square } from '../ops/elementwise/unary.js';
+import { add, div, mul } from '../ops/elementwise/binary.js';
+import { sqrt, square } from '../ops/elementwise/unary.js';
 import { sum } from '../ops/reduce/sum.js';
+import { max } from '../ops/reduce/max.js';
+import { concat } from '../ops/shape/concat.js';
+import { reshape } from '../ops/shape/reshape.js';
+import { ones } from '../creation.js';
+import { tidy } from '../lifetime.js';
 
 /** The global L2 norm of a list of tensors, accumulated in float64 across tensors. */
 export async function globalNorm(ts: readonly Tensor[]): Promise<number> {
@@ -27,4 +32,25 @@ export async function clipGradNorm(grads: readonly Tensor[], maxNorm: number): P
   if (norm <= maxNorm) return { norm, grads: [...grads], clipped: false };
   const scale = maxNorm / (norm + 1e-6);
   return { norm, grads: grads.map((g) => mul(g, scale)), clipped: true };
+}
+
+/**
+ * The same clipping computed where the gradients live, with no read: the norm stays a scalar tensor, and every
+ * gradient is multiplied by min(1, maxNorm/(norm + 1e-6)) as torch's clip_grad_norm_ does (a factor of exactly 1
+ * leaves it unchanged). A training step on the GPU then never waits for the GPU; the caller reads the norm when it
+ * logs. Returns new gradient tensors (the caller disposes them and the norm).
+ */
+export function clipGradNormOnDevice(grads: readonly Tensor[], maxNorm: number): { norm: Tensor; grads: Tensor[] } {
+  if (!(maxNorm > 0)) throw new FactlabError(`clipGradNorm: maxNorm must be positive, got ${maxNorm}`);
+  const [norm, scale] = tidy(() => {
+    const squares = concat(grads.map((g) => reshape(sum(square(g)), [1])), 0);
+    const n = sqrt(sum(squares));
+    // min(1, maxNorm/(n + eps)) written with the ops at hand: 1 / max(1, (n + eps)/maxNorm).
+    const ratio = reshape(div(add(n, 1e-6), maxNorm), [1]);
+    const s = div(1, max(concat([ratio, ones([1], { backend: n.backend })], 0)));
+    return [n, s];
+  });
+  const out = grads.map((g) => mul(g, scale));
+  scale.dispose();
+  return { norm, grads: out };
 }

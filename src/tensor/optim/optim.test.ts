@@ -6,7 +6,7 @@ import { valueAndGrad } from '../autodiff.js';
 import { sub } from '../ops/elementwise/binary.js';
 import { square } from '../ops/elementwise/unary.js';
 import { sum } from '../ops/reduce/sum.js';
-import { AdamW, clipGradNorm, warmupCosine } from './index.js';
+import { AdamW, clipGradNorm, clipGradNormOnDevice, warmupCosine } from './index.js';
 
 /** torch.optim.AdamW written out in float64 for one parameter vector. */
 function referenceAdamW(p: number[], grads: number[][], lr: number, wd: number, b1 = 0.9, b2 = 0.999, eps = 1e-8): number[] {
@@ -86,4 +86,21 @@ test('clipGradNorm scales to the maximum norm only when it is exceeded', async (
   const n = Math.hypot(...scaled);
   assert.ok(Math.abs(n - 1) < 1e-5, `${n}`);
   for (const t of [g1, g2, ...big.grads]) t.dispose();
+});
+
+test('clipGradNormOnDevice matches clipGradNorm without reading, and leaves small gradients exactly as they are', async () => {
+  const before = liveTensors();
+  const g1 = tensor([3, 0], [2]), g2 = tensor([4], [1]);
+  for (const maxNorm of [10, 1]) {
+    const host = await clipGradNorm([g1, g2], maxNorm);
+    const dev = clipGradNormOnDevice([g1, g2], maxNorm);
+    assert.ok(Math.abs((await dev.norm.item()) - 5) < 1e-6);
+    const got = [...(await dev.grads[0]!.data()), ...(await dev.grads[1]!.data())];
+    const want = [...(await host.grads[0]!.data()), ...(await host.grads[1]!.data())];
+    got.forEach((x, i) => assert.ok(Math.abs(x - want[i]!) < 1e-6, `max ${maxNorm}, element ${i}: ${x} vs ${want[i]}`));
+    if (maxNorm === 10) assert.deepEqual(got, [3, 0, 4]);
+    for (const t of [dev.norm, ...dev.grads, ...(host.clipped ? host.grads : [])]) t.dispose();
+  }
+  g1.dispose(); g2.dispose();
+  assert.equal(liveTensors(), before, 'no tensor left behind');
 });
