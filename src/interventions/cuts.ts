@@ -28,7 +28,7 @@ export function checkCut(config: ModelConfig, c: Cut): void {
 
 /**
  * The cuts of one layer as the models take them: one entry per (row, target), the union of the sources every cut
- * gives it, only sources before the target, sorted. Rows and positions are checked against the batch here.
+ * gives it, only sources at or before the target, sorted. Rows and positions are checked against the batch here.
  */
 export function layerCuts(cuts: readonly Cut[], layer: number, B: number, T: number): EdgeCut[] {
   const byKey = new Map<number, Set<number>>();
@@ -42,7 +42,7 @@ export function layerCuts(cuts: readonly Cut[], layer: number, B: number, T: num
       for (const target of targets) {
         const key = r * T + target;
         const set = byKey.get(key) ?? new Set<number>();
-        for (const j of sources) if (j < target) set.add(j);
+        for (const j of sources) if (j <= target) set.add(j);
         byKey.set(key, set);
       }
     });

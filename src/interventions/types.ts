@@ -48,10 +48,11 @@ export interface CaptureSpec {
 
 /**
  * Cut the flow of information from the tokens at `sources` into the tokens at `targets`, inside each of `layers`:
- * for GPT-NeoX the attention edges target ← source are removed in every head (attention knockout); for Mamba the
- * sources' terms are left out of the target's convolution and of its scan output (exact SSM path blocking). For
- * each target only the sources before it count: a later token has no path into it, and a token's own position is
- * not an edge. Positions may be negative (−1 is the last token).
+ * for GPT-NeoX the attention edges target ← source are removed in every head (attention knockout, Geva et al.
+ * 2023); for Mamba the sources' terms are left out of the target's convolution and of its scan output (exact SSM
+ * path blocking; see models/mamba-cuts.ts). For each target only the sources at or before it count: a later token
+ * has no path into it. A target that is its own source loses its own term too (its self-attention edge; in Mamba
+ * its own x in the convolution and its own scan and skip terms). Positions may be negative (−1 is the last token).
  */
 export interface Cut {
   layers: readonly number[];

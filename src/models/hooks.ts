@@ -2,7 +2,7 @@ import type { Tensor } from '../tensor/tensor.js';
 
 /**
  * Flow cut inside one layer: in batch row `row`, what the token at each of `sources` contributes to the layer's
- * output at `target` is removed (every source is earlier than the target). How a model honours it is its own
+ * output at `target` is removed (every source is at or before the target; the target itself names its own term). How a model honours it is its own
  * matter: GPT-NeoX masks the attention edges, Mamba leaves the sources' terms out of the convolution and the scan.
  */
 export interface EdgeCut {

@@ -23,7 +23,8 @@ export interface MixerSteps {
  * C_i·(Π_{k=j+1..i} Ā_k)·B̄_j·u_j of the unrolled recurrence. Every other quantity keeps its clean value: the
  * sources' Δ_j still decay the state that other tokens put there, and a token k between source and target still
  * contributes its own clean u_k (its conv output may hold the source's x, but that is the path j → k → i through
- * k, not a direct edge j → i).
+ * k, not a direct edge j → i). A target among its own sources loses its own x in its convolution and its own
+ * terms (B̄_i·u_i in the state and the skip D·u_i).
  *
  * Each cut target is recomputed as its own row of an expanded batch (E = number of cuts): its x-branch with the
  * sources zeroed feeds the convolution, whose output is taken at the target only; its scan input is zeroed at the
