@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { FactlabError } from '../../tensor/errors.js';
-import { Rng } from '../../tensor/random.js';
 import type { LanguageModel } from '../../models/model.js';
 import type { FactTokenizer } from '../../io/tokenizer/tokenizer.js';
 import type { Fact } from '../data/facts.js';
@@ -8,7 +7,7 @@ import { hash32, writeJsonAtomic } from '../data/cache.js';
 import { datasetFingerprint, runOverFacts, type FactOutcome, type FactRunOptions } from '../data/fact-runs.js';
 import { averageSixRows, type SixRowAverage } from './aggregate.js';
 import { factTrace, prepareFact, resolveSites, traceInput, type TraceOptions } from './trace.js';
-import { prepareSwap, type Prepared } from './prepare.js';
+import { chooseAlternative, type Prepared } from './prepare.js';
 import type { TraceSite } from './sites.js';
 import type { FactTrace } from './types.js';
 
@@ -50,16 +49,6 @@ function settingsOf(model: LanguageModel, facts: readonly Fact[], sites: readonl
     sites: sites.map((s) => ({ name: s.name, site: s.site, window: s.window })),
     corruption: opts.corruption ?? { kind: 'swap' }, seed: opts.seed ?? 0, mask: opts.mask ?? true, knownOnly: opts.knownOnly ?? true,
   };
-}
-
-/** Another subject of the fact's relation, with another object, whose prompt aligns; seeded by the fact, so resuming changes nothing. */
-function chooseAlternative(tok: FactTokenizer, fact: Fact, pool: readonly Fact[], seed: number, mask: boolean): { alt: string; prepared: Prepared } | null {
-  const candidates = [...new Set(pool.filter((f) => (f.relation ?? '') === (fact.relation ?? '') && f.subject !== fact.subject && f.object !== fact.object).map((f) => f.subject))];
-  new Rng(hash32(fact.key, seed >>> 0)).shuffle(candidates);
-  for (const alt of candidates) {
-    try { return { alt, prepared: prepareSwap(tok, fact.prompt, fact.subject, alt, { mask }) }; } catch (e) { if (!(e instanceof FactlabError)) throw e; }
-  }
-  return null;
 }
 
 async function traceOne(model: LanguageModel, tok: FactTokenizer, fact: Fact, pool: readonly Fact[], sites: readonly TraceSite[], opts: DatasetTraceOptions): Promise<FactOutcome<FactTrace>> {
