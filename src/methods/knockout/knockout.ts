@@ -56,6 +56,12 @@ export interface FactKnockout {
   curves: KnockoutCurve[];
 }
 
+/** Refuses a method the architecture does not have, before any work is done for it. */
+export function checkMethods(model: LanguageModel, methods: readonly KnockoutMethod[], meanSite = 'mixer.hook_x'): void {
+  for (const m of methods) if (!KNOCKOUT_METHODS.includes(m)) throw new FactlabError(`knockout: unknown method ${JSON.stringify(m)} (use ${KNOCKOUT_METHODS.join(', ')})`);
+  if (methods.includes('mean') && model.config.arch !== 'mamba' && meanSite === 'mixer.hook_x') throw new FactlabError(`knockout: method mean ablates Mamba's SSM input; for ${model.config.arch} use method cut (attention knockout)`);
+}
+
 export function defaultMethods(model: LanguageModel): KnockoutMethod[] {
   return model.config.arch === 'mamba' ? ['mean', 'cut'] : ['cut'];
 }
@@ -66,8 +72,8 @@ interface Row { method: KnockoutMethod; set: SourceSet; layer: number; sources: 
 export async function knockoutFact(model: LanguageModel, tok: FactTokenizer, fact: { prompt: string; subject: string }, o: KnockoutOptions = {}): Promise<FactKnockout> {
   const methods = o.methods ?? defaultMethods(model), sets = o.sets ?? SOURCE_SETS;
   const nLayer = model.config.nLayer, window = o.window ?? 10, meanSite = o.meanSite ?? 'mixer.hook_x';
+  checkMethods(model, methods, meanSite);
   if (methods.includes('mean')) {
-    if (model.config.arch !== 'mamba' && meanSite === 'mixer.hook_x') throw new FactlabError(`knockout: method mean ablates Mamba's SSM input; for ${model.config.arch} use method cut (attention knockout)`);
     if (!o.means || o.means.length !== nLayer) throw new FactlabError(`knockout: method mean needs the mean of ${meanSite} in each of the ${nLayer} layers (meanActivations)`);
   }
   const p = knockoutPrompt(tok, fact.prompt, fact.subject, o.eosPrefix ?? true);
