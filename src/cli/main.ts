@@ -6,6 +6,7 @@ import { registerTrace } from './commands/trace.js';
 import { registerLre, registerLreCompare } from './commands/lre.js';
 import { registerEdit } from './commands/edit.js';
 import { registerRomeSweep } from './commands/rome-sweep.js';
+import { registerTrainTokenizer } from './commands/train-tokenizer.js';
 import { reportError } from './output.js';
 
 const program = new Command('factlab')
@@ -21,6 +22,7 @@ registerLre(program);
 registerEdit(program);
 registerRomeSweep(program);
 registerLreCompare(program);
+registerTrainTokenizer(program);
 
 try {
   await program.parseAsync(process.argv);
