@@ -3,25 +3,54 @@
  * so that what is read is never held whole. Node only.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { ReadableStream } from 'node:stream/web';
 import xzDecompress from 'xz-decompress';
 import { FactlabError } from '../tensor/errors.js';
 
 const MAX_LINE = 1 << 22;
 
-type XzStream = new (s: WebReadableStream<Uint8Array>) => AsyncIterable<Uint8Array>;
+type XzStream = new (s: ReadableStream<Uint8Array>) => AsyncIterable<Uint8Array>;
+
+/**
+ * A file as a pull-driven web stream, for the xz decoder. (Node's Readable.toWeb keeps pushing data after the
+ * stream is cancelled, which throws "Controller is already closed" once we stop reading early.)
+ */
+function fileWebStream(file: string): ReadableStream<Uint8Array> {
+  let handle: FileHandle | undefined;
+  let cancelled = false;
+  return new ReadableStream<Uint8Array>({
+    async start() {
+      handle = await open(file, 'r');
+    },
+    async pull(controller) {
+      const buf = new Uint8Array(1 << 20);
+      try {
+        const { bytesRead } = await handle!.read(buf, 0, buf.length, null);
+        if (cancelled) return;
+        if (bytesRead === 0) {
+          await handle!.close();
+          controller.close();
+        } else controller.enqueue(buf.subarray(0, bytesRead));
+      } catch (e) {
+        if (!cancelled) throw e;
+      }
+    },
+    async cancel() {
+      cancelled = true;
+      await handle?.close().catch(() => undefined);
+    },
+  });
+}
 
 async function* fileBytes(file: string): AsyncIterable<Uint8Array> {
-  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   if (!file.endsWith('.xz')) {
-    yield* raw as AsyncIterable<Buffer>;
+    yield* createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
     return;
   }
   const { XzReadableStream } = xzDecompress as unknown as { XzReadableStream: XzStream };
   // Leaving this loop early (a size limit) cancels the decoder, which frees its lock for the next file.
-  yield* new XzReadableStream(Readable.toWeb(raw) as WebReadableStream<Uint8Array>);
+  yield* new XzReadableStream(fileWebStream(file));
 }
 
 /**
