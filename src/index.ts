@@ -13,3 +13,5 @@ export * as train from './methods/train/index.js';
 export { loadCounterFact, type CounterFactCase } from './methods/data/counterfact.js';
 export { wikitextCorpus, enwikiCorpus, textCorpus, corpusFromSpec, type Corpus } from './methods/data/corpus.js';
 export { AdamW, warmupCosine, clipGradNorm, type AdamWOptions } from './tensor/optim/index.js';
+export { knockoutFact, knockoutDataset, pathBlockFact, meanActivations, type KnockoutMethod, type SourceSet, type FactKnockout, type KnockoutSummary } from './methods/knockout/index.js';
+export * as knockout from './methods/knockout/index.js';

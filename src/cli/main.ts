@@ -6,6 +6,8 @@ import { registerTrace } from './commands/trace.js';
 import { registerLre, registerLreCompare } from './commands/lre.js';
 import { registerEdit } from './commands/edit.js';
 import { registerRomeSweep } from './commands/rome-sweep.js';
+import { registerKnockout } from './commands/knockout.js';
+import { registerTrainTokenizer } from './commands/train-tokenizer.js';
 import { reportError } from './output.js';
 
 const program = new Command('factlab')
@@ -21,6 +23,8 @@ registerLre(program);
 registerEdit(program);
 registerRomeSweep(program);
 registerLreCompare(program);
+registerKnockout(program);
+registerTrainTokenizer(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,3 +1,4 @@
+import cliProgress from 'cli-progress';
 import { FactlabError } from '../tensor/errors.js';
 
 /** Results go to stdout (text or --json); progress and errors go to stderr. */
@@ -22,4 +23,16 @@ export function reportError(e: unknown): number {
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** A progress bar on stderr (drawn only when stderr is a terminal, so logs and pipes stay clean). */
+export function progressBar(label: string) {
+  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${label} [{bar}] {value}/{total} | {eta_formatted} left`, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    update(done: number, total: number) {
+      if (!started) { bar.start(total, done); started = true; } else { bar.setTotal(total); bar.update(done); }
+    },
+    stop() { if (started) bar.stop(); started = false; },
+  };
 }

@@ -2,9 +2,10 @@ import type { Tensor } from '../tensor/tensor.js';
 import { FactlabError } from '../tensor/errors.js';
 import { reshape } from '../tensor/ops/shape/reshape.js';
 import type { ModelConfig } from '../io/config/config.js';
-import type { HookRunner } from '../models/hooks.js';
+import type { EdgeCut, HookRunner } from '../models/hooks.js';
 import { parseSite, siteAt, type SiteInfo } from '../models/sites.js';
-import type { CaptureSpec, Intervention } from './types.js';
+import type { CaptureSpec, Cut, Intervention } from './types.js';
+import { checkCut, layerCuts } from './cuts.js';
 import { applyIntervention } from './patch.js';
 
 /** Concrete site names of a spec: the site itself, or the per-layer template at each of `layers`. */
@@ -25,8 +26,14 @@ export class InterventionHooks implements HookRunner {
   private readonly patches = new Map<string, { info: SiteInfo; list: Intervention[] }>();
   private readonly toCapture = new Set<string>();
   private readonly reached = new Set<string>();
+  private readonly cutLayers = new Set<number>();
+  private readonly cutsReached = new Set<number>();
 
-  constructor(private readonly config: ModelConfig, interventions: readonly Intervention[] = [], captures: readonly (string | CaptureSpec)[] = []) {
+  constructor(private readonly config: ModelConfig, interventions: readonly Intervention[] = [], captures: readonly (string | CaptureSpec)[] = [], private readonly cutList: readonly Cut[] = []) {
+    for (const c of cutList) {
+      checkCut(config, c);
+      for (const l of c.layers) this.cutLayers.add(l);
+    }
     for (const p of interventions) {
       for (const site of concreteSites(config, p)) {
         const { info } = parseSite(config, site);
@@ -60,8 +67,16 @@ export class InterventionHooks implements HookRunner {
     return y;
   }
 
-  /** Fails naming any site that was patched or captured but never reached by the forward pass. */
+  cuts(layer: number, B: number, T: number): readonly EdgeCut[] {
+    if (!this.cutLayers.has(layer)) return [];
+    this.cutsReached.add(layer);
+    return layerCuts(this.cutList, layer, B, T);
+  }
+
+  /** Fails naming any site that was patched or captured, or any layer with cuts, never reached by the forward pass. */
   assertReached(): void {
+    const skipped = [...this.cutLayers].filter((l) => !this.cutsReached.has(l));
+    if (skipped.length) throw new FactlabError(`cuts in layers ${skipped.sort((a, b) => a - b).join(', ')} were never reached by the ${this.config.arch} forward pass (did it start at a later layer?)`);
     const missed = [...this.patches.keys(), ...this.toCapture].filter((s) => !this.reached.has(s));
     if (missed.length) {
       throw new FactlabError(`these hook sites were never reached by the ${this.config.arch} forward pass: ${[...new Set(missed)].join(', ')}` +

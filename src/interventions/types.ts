@@ -19,8 +19,11 @@ export interface Where {
    * Token positions (default: every position). One list for every selected row, or one list per selected row
    * (in the order of `rows`), so that each row can be patched at its own positions.
    */
-  positions?: readonly number[] | readonly (readonly number[])[];
+  positions?: Positions;
 }
+
+/** Token positions: one list for every selected row, or one list per selected row (in the order of `rows`). */
+export type Positions = readonly number[] | readonly (readonly number[])[];
 
 export type Intervention =
   /**
@@ -41,4 +44,21 @@ export type Intervention =
 export interface CaptureSpec {
   site: string;
   layers?: readonly number[];
+}
+
+/**
+ * Cut the flow of information from the tokens at `sources` into the tokens at `targets`, inside each of `layers`:
+ * for GPT-NeoX the attention edges target ← source are removed in every head (attention knockout, Geva et al.
+ * 2023); for Mamba the sources' terms are left out of the target's convolution and of its scan output (exact SSM
+ * path blocking; see models/mamba-cuts.ts). For each target only the sources at or before it count: a later token
+ * has no path into it. A target that is its own source loses its own term too (its self-attention edge; in Mamba
+ * its own x in the convolution and its own scan and skip terms). Positions may be negative (−1 is the last token).
+ */
+export interface Cut {
+  layers: readonly number[];
+  /** Batch rows (default: every row). */
+  rows?: readonly number[];
+  sources: Positions;
+  /** Default: the last position. */
+  targets?: Positions;
 }

@@ -10,7 +10,9 @@ import { rotary } from '../tensor/ops/attention/rotary.js';
 import { causalAttention } from '../tensor/ops/attention/causal-attention.js';
 import { gelu } from '../tensor/ops/elementwise/unary.js';
 import { add } from '../tensor/ops/elementwise/binary.js';
-import { arange } from '../tensor/creation.js';
+import { arange, tensor } from '../tensor/creation.js';
+import type { Backend } from '../tensor/backends/backend.js';
+import type { EdgeCut } from './hooks.js';
 import { noHooks } from './hooks.js';
 import type { ForwardOptions, LanguageModel } from './model.js';
 import { GPTNEOX_SITES } from './sites.js';
@@ -23,6 +25,8 @@ import { checkIds, floatMask, lastPosition, param, startResidual } from './commo
  * rotate-half convention, exact GELU, untied unembedding. Position ids are 0..T−1 as transformers uses when none
  * are given; with left padding the padded keys are masked, and since RoPE is relative the real tokens' outputs do
  * not depend on where they start. A padded query whose keys are all masked gets a zero attention output.
+ * Flow cuts (attention knockout, Geva et al. 2023) remove the edges target ← source from the attention of every
+ * head, so the target's softmax renormalises over the keys it keeps.
  */
 export class GptNeoxModel implements LanguageModel {
   readonly sites = GPTNEOX_SITES;
@@ -53,7 +57,9 @@ export class GptNeoxModel implements LanguageModel {
       const q = t.at(`${s}attn.hook_q`, rotary(part(0), positions, rope));
       const k = t.at(`${s}attn.hook_k`, rotary(part(1), positions, rope));
       const v = t.at(`${s}attn.hook_v`, part(2));
-      const [heads, probs] = causalAttention(q, k, v, keyMask ? { keyMask } : {});
+      const cuts = hooks.cuts?.(l, B, T) ?? [];
+      const blockMask = cuts.length > 0 ? t.t(attentionKeepMask(cuts, B, T, ids.backend)) : undefined;
+      const [heads, probs] = causalAttention(q, k, v, { ...(keyMask ? { keyMask } : {}), ...(blockMask ? { blockMask } : {}) });
       t.t(heads);
       t.at(`${s}attn.hook_pattern`, probs!);
       const zed = t.at(`${s}attn.hook_z`, reshape(t.t(transpose(heads!, [0, 2, 1, 3])), [B, T, d]));
@@ -86,4 +92,11 @@ export class GptNeoxModel implements LanguageModel {
   dispose(): void {
     for (const t of this.params.values()) t.dispose();
   }
+}
+
+/** [B, 1, T, T] with 0 where a cut removes the edge target ← source in every head, 1 elsewhere. */
+function attentionKeepMask(cuts: readonly EdgeCut[], B: number, T: number, backend: Backend): Tensor {
+  const keep = new Float32Array(B * T * T).fill(1);
+  for (const c of cuts) for (const j of c.sources) keep[(c.row * T + c.target) * T + j] = 0;
+  return tensor(keep, [B, 1, T, T], { backend });
 }

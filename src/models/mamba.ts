@@ -10,6 +10,8 @@ import { selectiveScan } from '../tensor/ops/mamba/selective-scan.js';
 import { exp, silu, softplus } from '../tensor/ops/elementwise/unary.js';
 import { add, mul, neg } from '../tensor/ops/elementwise/binary.js';
 import { zeros } from '../tensor/creation.js';
+import { indexSelect } from '../tensor/ops/shape/index-select.js';
+import { cutFlow } from './mamba-cuts.js';
 import { noHooks } from './hooks.js';
 import type { ForwardOptions, LanguageModel } from './model.js';
 import { MAMBA_SITES } from './sites.js';
@@ -51,23 +53,40 @@ export class MambaModel implements LanguageModel {
       const x = t.at(`${s}mixer.hook_x`, linear(u, t.t(slice(inW, 0, 0, D)), inB && t.t(slice(inB, 0, 0, D))));
       const z = t.at(`${s}mixer.hook_z`, linear(u, t.t(slice(inW, 0, D, 2 * D)), inB && t.t(slice(inB, 0, D, 2 * D))));
       const convW = t.t(reshape(P(`${p}mixer.conv1d.weight`), [D, c.dConv]));
-      const xc = t.at(`${s}mixer.hook_conv`, causalConv1d(x, convW, noConvBias ?? P(`${p}mixer.conv1d.bias`)));
+      const convB = noConvBias ?? P(`${p}mixer.conv1d.bias`);
+      const xw = P(`${p}mixer.x_proj.weight`);
+      const wDt = t.t(slice(xw, 0, 0, R)), wB = t.t(slice(xw, 0, R, R + N)), wC = t.t(slice(xw, 0, R + N, R + 2 * N));
+      const A = t.t(neg(t.t(exp(P(`${p}mixer.A_log`)))));
+      const Dskip = P(`${p}mixer.D`);
+      const deltaOf = (xa: Tensor) => { const dt = linear(xa, wDt); const pre = linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)); dt.dispose(); const d = softplus(pre); pre.dispose(); return d; };
+      const xc = t.at(`${s}mixer.hook_conv`, causalConv1d(x, convW, convB));
       let xa = t.t(silu(xc));
       if (maskCol) xa = t.t(mul(xa, maskCol));
       xa = t.at(`${s}mixer.hook_x_act`, xa);
-      const xw = P(`${p}mixer.x_proj.weight`);
-      const dt = t.t(linear(xa, t.t(slice(xw, 0, 0, R))));
-      const Bm = t.at(`${s}mixer.hook_B`, linear(xa, t.t(slice(xw, 0, R, R + N))));
-      const Cm = t.at(`${s}mixer.hook_C`, linear(xa, t.t(slice(xw, 0, R + N, R + 2 * N))));
-      const delta = t.at(`${s}mixer.hook_delta`, softplus(t.t(linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)))));
-      const A = t.t(neg(t.t(exp(P(`${p}mixer.A_log`)))));
+      const Bm = t.at(`${s}mixer.hook_B`, linear(xa, wB));
+      const Cm = t.at(`${s}mixer.hook_C`, linear(xa, wC));
+      const delta = t.at(`${s}mixer.hook_delta`, deltaOf(xa));
       let ssm: Tensor;
       if (hooks.wants(`${s}mixer.hook_ssm_state`)) {
-        const [y, state] = selectiveScan(xa, delta, A, Bm, Cm, P(`${p}mixer.D`), { returnState: true });
+        const [y, state] = selectiveScan(xa, delta, A, Bm, Cm, Dskip, { returnState: true });
         ssm = t.t(y);
         t.at(`${s}mixer.hook_ssm_state`, state);
       } else {
-        ssm = t.t(selectiveScan(xa, delta, A, Bm, Cm, P(`${p}mixer.D`)));
+        ssm = t.t(selectiveScan(xa, delta, A, Bm, Cm, Dskip));
+      }
+      const cuts = hooks.cuts?.(l, B, T) ?? [];
+      if (cuts.length > 0) {
+        ssm = t.t(cutFlow(cuts, x, xc, ssm, {
+          conv: (xin) => causalConv1d(xin, convW, convB),
+          scanInputs: (xcE, rows) => {
+            const own: Tensor[] = [];
+            const o = (z: Tensor) => { own.push(z); return z; };
+            let u = o(silu(xcE));
+            if (maskCol) u = o(mul(u, o(indexSelect(maskCol, 0, rows))));
+            return { u, delta: o(deltaOf(u)), Bm: o(linear(u, wB)), Cm: o(linear(u, wC)), dispose: () => own.forEach((z) => z.dispose()) };
+          },
+          scan: (u, dl, b, cm) => selectiveScan(u, dl, A, b, cm, Dskip),
+        }));
       }
       ssm = t.at(`${s}mixer.hook_s`, ssm);
       const g = t.at(`${s}mixer.hook_g`, silu(z));

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import { basename, join, resolve } from 'node:path';
-import cliProgress from 'cli-progress';
 import { loadPretrained } from '../../models/load.js';
 import type { LanguageModel } from '../../models/model.js';
 import type { FactTokenizer } from '../../io/tokenizer/tokenizer.js';
@@ -12,32 +10,13 @@ import {
   averageHeatmap, factHeatmap, factTrace, normalise, prepareFact, resolveSites, traceDataset, traceInput, writeFigure,
   SIX_ROWS, type Corruption, type DatasetSummary, type FactTrace, type Normalisation, type TraceOptions, type TraceSite,
 } from '../../methods/tracing/index.js';
-import { emit, table } from '../output.js';
-import { floatArg, intArg } from '../options.js';
+import { emit, progressBar, table } from '../output.js';
+import { choice, floatArg, intArg } from '../options.js';
 
 interface Opts {
   model: string; out: string; prompt?: string; subject?: string; object?: string; altSubject?: string; dataset?: string;
   sites?: string; window: number; corruption: 'swap' | 'noise'; noiseSamples: number; noiseScale: number; normalisation: Normalisation;
   batchSize: number; reuse: boolean; mask: boolean; seed: number; limit?: number; allFacts?: boolean; factFigures?: boolean; restart?: boolean; json?: boolean;
-}
-
-function choice<T extends string>(name: string, values: readonly T[]) {
-  return (v: string): T => {
-    if (!values.includes(v as T)) throw new InvalidArgumentError(`${name} must be one of ${values.join(', ')}, got "${v}"`);
-    return v as T;
-  };
-}
-
-/** A progress bar on stderr (drawn only when stderr is a terminal, so logs and pipes stay clean). */
-function progressBar(label: string) {
-  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${label} [{bar}] {value}/{total} | {eta_formatted} left`, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
-  let started = false;
-  return {
-    update(done: number, total: number) {
-      if (!started) { bar.start(total, done); started = true; } else { bar.setTotal(total); bar.update(done); }
-    },
-    stop() { if (started) bar.stop(); started = false; },
-  };
 }
 
 function traceOptions(o: Opts): TraceOptions {

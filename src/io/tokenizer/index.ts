@@ -4,3 +4,12 @@ export { findSubjectSpan, subjectSpanInOffsets, tokenSpanForChars } from './span
 export type { TokenSpan, SubjectSpanOptions } from './span.js';
 export { encodeBatch, shiftSpan, batchSubjectSpan } from './batch.js';
 export type { EncodedBatch, BatchOptions } from './batch.js';
+export { trainByteLevelBpe, trainByteLevelBpeFromCounts, wordCounterFor, checkTrainBpeOptions, DEFAULT_SPECIAL_TOKENS, DEFAULT_MIN_FREQUENCY } from './train-bpe.js';
+export type { TrainBpeOptions, TrainBpeProgress } from './train-bpe.js';
+export { WordCounter } from './word-counter.js';
+export type { WordCounterOptions } from './word-counter.js';
+export { learnMerges } from './bpe-merges.js';
+export type { LearnedBpe, LearnMergesOptions } from './bpe-merges.js';
+export { byteLevelBpeJson, serializeTokenizerJson, writeTokenizerJson, writeTokenizerDir, tokenizerConfigFor } from './tokenizer-json.js';
+export type { TokenizerJson } from './tokenizer-json.js';
+export { GPT2_PRETOKENIZE, CHAR_OF_BYTE, byteAlphabet } from './byte-level.js';

@@ -14,6 +14,8 @@
  *   rewritten stretch covers the whole original stretch.
  */
 
+import { BYTE_OF_CHAR } from './byte-level.js';
+
 /** A token's character range [start, end) in the encoded text. */
 export type Offset = [number, number];
 
@@ -22,21 +24,6 @@ export interface Surface {
   text: string;
   ranges: Offset[];
 }
-
-// GPT-2's table: byte-level vocabularies write each byte as one printable character, so that tokens are strings.
-const BYTE_OF_CHAR: ReadonlyMap<string, number> = (() => {
-  const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
-  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
-  const map = new Map<string, number>();
-  for (const b of printable) map.set(String.fromCharCode(b), b);
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!printable.includes(b)) map.set(String.fromCharCode(256 + n++), b);
-  }
-  return map;
-})();
 
 /** The bytes a byte-level vocabulary entry stands for, or null if it is not written in GPT-2's byte alphabet. */
 export function byteLevelTokenBytes(token: string): Uint8Array | null {

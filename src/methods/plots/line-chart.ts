@@ -7,6 +7,8 @@ export interface Series {
   values: (number | null)[];
   color: string;
   dashed?: boolean;
+  /** Half-width of a shaded band around each value (a standard error, say); null leaves none there. */
+  band?: (number | null)[];
 }
 
 export interface LineChart {
@@ -33,6 +35,7 @@ export function lineChartSvg(c: LineChart): string {
   const step = Math.max(1, Math.ceil(n / 16));
   c.xLabels.forEach((lab, i) => { if (i % step === 0 || i === n - 1) parts.push(`<text x="${x(i)}" y="${H - B + 16}" text-anchor="middle">${esc(lab)}</text>`); });
   parts.push(...frameAxes(frame, c.yTitle), `<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">${esc(c.xTitle)}</text>`);
+  for (const s of c.series) parts.push(...bandPolygons(s, x, y));
   c.series.forEach((s, k) => {
     let path = '';
     s.values.forEach((v, i) => { if (v === null || Number.isNaN(v)) { path += ' '; return; } path += `${path.endsWith(' ') || path === '' ? 'M' : 'L'}${x(i).toFixed(1)},${y(v).toFixed(1)}`; });
@@ -49,4 +52,21 @@ export function writeChart(base: string, svg: string): void {
   const put = (file: string, data: string | Buffer) => { writeFileSync(`${file}.tmp`, data); renameSync(`${file}.tmp`, file); };
   put(`${base}.svg`, svg);
   put(`${base}.png`, new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 } }).render().asPng());
+}
+
+/** The shaded band of a series as one polygon per run of positions that have both a value and a band. */
+function bandPolygons(s: Series, x: (i: number) => number, y: (v: number) => number): string[] {
+  if (!s.band) return [];
+  const ok = (i: number) => s.values[i] != null && !Number.isNaN(s.values[i]) && s.band![i] != null && !Number.isNaN(s.band![i]);
+  const out: string[] = [];
+  for (let i = 0; i < s.values.length;) {
+    if (!ok(i)) { i++; continue; }
+    let j = i;
+    while (j + 1 < s.values.length && ok(j + 1)) j++;
+    const idx = Array.from({ length: j - i + 1 }, (_, k) => i + k);
+    const pt = (n: number, sign: number) => `${x(n).toFixed(1)},${y(s.values[n]! + sign * s.band![n]!).toFixed(1)}`;
+    out.push(`<polygon points="${[...idx.map((n) => pt(n, 1)), ...idx.reverse().map((n) => pt(n, -1))].join(' ')}" fill="${s.color}" fill-opacity="0.18" stroke="none"/>`);
+    i = j + 1;
+  }
+  return out;
 }

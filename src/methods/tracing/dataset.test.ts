@@ -72,12 +72,12 @@ test('a corrupt cache file is reported and traced again; other settings in the s
   const out = tmp();
   const whole = await traceDataset(model, tok, facts, options(out));
   writeFileSync(join(out, 'facts', '1.json'), '{"key": "city/1", "status": "tra');
-  writeFileSync(join(out, 'facts', '2.json'), JSON.stringify({ key: 'city/2', status: 'traced', trace: { ...whole.traces[2], sites: [] } }));
+  writeFileSync(join(out, 'facts', '2.json'), JSON.stringify({ key: 'city/2', status: 'done', result: { ...whole.traces[2], sites: [] } }));
   writeFileSync(join(out, 'known.jsonl'), `${readFileSync(join(out, 'known.jsonl'), 'utf8')}{"i": 3, "key"`);
   const warnings: string[] = [];
   assert.deepEqual(await traceDataset(model, tok, facts, options(out, { onWarning: (m) => warnings.push(m) })), whole);
   assert.equal(warnings.length, 2);
-  assert.match(warnings[0]!, /facts\/1.json: not JSON .*tracing fact city\/1 again/);
+  assert.match(warnings[0]!, /facts\/1.json: not JSON .*computing fact city\/1 again/);
   assert.match(warnings[1]!, /facts\/2.json: its matrices are incomplete/);
   await assert.rejects(traceDataset(model, tok, facts, options(out, { seed: 4 })), /holds a run with other settings \(seed\)/);
   await assert.rejects(traceDataset(model, tok, facts, options(out, { sites: ['residual'] })), /other settings \(sites\)/);

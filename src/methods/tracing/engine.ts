@@ -72,7 +72,7 @@ function disposeInterventions(list: readonly Intervention[]): void {
 }
 
 /** p(answer) at the last position of each row. */
-async function answerProbs(logits: Tensor, answer: number): Promise<Float32Array> {
+export async function answerProbs(logits: Tensor, answer: number): Promise<Float32Array> {
   const p = softmax(logits, -1);
   const idx = tensor(new Int32Array([answer]), [1]);
   const col = indexSelect(p, 1, idx);

@@ -3,6 +3,8 @@ import { Rng } from '../../tensor/random.js';
 import type { FactTokenizer } from '../../io/tokenizer/tokenizer.js';
 import { subjectSpanInOffsets, tokenSpanForChars, type TokenSpan } from '../../io/tokenizer/span.js';
 import type { TraceInput } from './types.js';
+import type { Fact } from '../data/facts.js';
+import { hash32 } from '../data/cache.js';
 
 export interface Prepared {
   input: TraceInput;
@@ -69,4 +71,14 @@ export function prepareNoise(tok: FactTokenizer, prompt: string, subject: string
     return x;
   });
   return { input: { ids, mask: null, T, subject: span, first: 0, noise }, tokens: decodeEach(tok, clean) };
+}
+
+/** Another subject of the fact's relation, with another object, whose prompt aligns; seeded by the fact, so resuming changes nothing. */
+export function chooseAlternative(tok: FactTokenizer, fact: Fact, pool: readonly Fact[], seed: number, mask: boolean): { alt: string; prepared: Prepared } | null {
+  const candidates = [...new Set(pool.filter((f) => (f.relation ?? '') === (fact.relation ?? '') && f.subject !== fact.subject && f.object !== fact.object).map((f) => f.subject))];
+  new Rng(hash32(fact.key, seed >>> 0)).shuffle(candidates);
+  for (const alt of candidates) {
+    try { return { alt, prepared: prepareSwap(tok, fact.prompt, fact.subject, alt, { mask }) }; } catch (e) { if (!(e instanceof FactlabError)) throw e; }
+  }
+  return null;
 }
