@@ -8,6 +8,8 @@ import { registerEdit } from './commands/edit.js';
 import { registerRomeSweep } from './commands/rome-sweep.js';
 import { registerKnockout } from './commands/knockout.js';
 import { registerTrainTokenizer } from './commands/train-tokenizer.js';
+import { registerTrain } from './commands/train.js';
+import { registerOrganisms } from './commands/organisms.js';
 import { reportError } from './output.js';
 
 const program = new Command('factlab')
@@ -25,6 +27,8 @@ registerRomeSweep(program);
 registerLreCompare(program);
 registerKnockout(program);
 registerTrainTokenizer(program);
+registerOrganisms(program);
+registerTrain(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,10 +1,10 @@
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FactlabError } from '../../tensor/errors.js';
 import { getBackend } from '../../tensor/backends/current.js';
 import { configToJson } from '../../io/config/config.js';
 import { buildModel } from '../../models/build.js';
-import { randomModel } from '../../models/random.js';
+import { trainingInit } from './init.js';
 import { saveModel } from '../../models/save.js';
 import { paramSpecs } from '../../models/params.js';
 import type { LanguageModel } from '../../models/model.js';
@@ -38,6 +38,8 @@ export interface TrainRunOptions {
   /** Run at most this many steps in this call (then checkpoint and stop, to be resumed). */
   stopAfter?: number;
   onProgress?: (report: StepReport, stepsDone: number) => void;
+  /** The machine, in words, recorded in run.json (for model cards). */
+  device?: string;
 }
 
 export interface RunSummary {
@@ -53,6 +55,7 @@ export interface RunSummary {
   /** Mean loss over the last 50 logged steps. */
   finalLoss: number | null;
   backend: string;
+  device: string;
   modelDir: string | null;
 }
 
@@ -114,7 +117,7 @@ export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
     if (existsSync(runPath)) previousSeconds = (JSON.parse(readFileSync(runPath, 'utf8')) as { trainingSeconds?: number }).trainingSeconds ?? 0;
   } else {
     if (existsSync(logPath)) rmSync(logPath);
-    model = randomModel(config, o.schedule.seed ?? 0);
+    model = trainingInit(config, o.schedule.seed ?? 0);
   }
 
   const summary = (stepsDone: number, finished: boolean, modelDir: string | null): RunSummary => {
@@ -124,7 +127,7 @@ export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
       tokensSeen: stepsDone * o.schedule.batchSize * o.schedule.seqLen,
       trainingSeconds: previousSeconds + (performance.now() - t0) / 1000,
       finalLoss: tail.length ? tail.reduce((a, r) => a + r.loss, 0) / tail.length : null,
-      backend: getBackend().name, modelDir,
+      backend: getBackend().name, device: o.device ?? getBackend().name, modelDir,
     };
   };
   const writeRun = (s: RunSummary) => writeJsonAtomic(runPath, { ...s, recipe, updated: new Date().toISOString() });
@@ -162,6 +165,7 @@ export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
     const dir = join(o.out, 'model');
     await saveModel(model, dir);
     copyFileSync(o.tokenizerFile, join(dir, 'tokenizer.json'));
+    chmodSync(join(dir, 'tokenizer.json'), 0o644);
     const s = summary(result.stepsDone, true, dir);
     writeRun(s);
     return s;

@@ -7,3 +7,4 @@ export * from './norm/index.js';
 export * from './mamba/index.js';
 export * from './attention/index.js';
 export * from './loss/index.js';
+export * from './optim/index.js';

@@ -7,5 +7,6 @@ import { specs as norm } from './norm/specs.js';
 import { specs as mamba } from './mamba/specs.js';
 import { specs as attention } from './attention/specs.js';
 import { specs as loss } from './loss/specs.js';
+import { specs as optim } from './optim/specs.js';
 
-export const allSpecs: OpSpec[] = [...elementwise, ...reduce, ...shape, ...linear, ...norm, ...mamba, ...attention, ...loss];
+export const allSpecs: OpSpec[] = [...elementwise, ...reduce, ...shape, ...linear, ...norm, ...mamba, ...attention, ...loss, ...optim];

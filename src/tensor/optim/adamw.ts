@@ -1,9 +1,8 @@
 import type { Tensor } from '../tensor.js';
 import { FactlabError } from '../errors.js';
-import { keep, tidy } from '../lifetime.js';
-import { zeros } from '../creation.js';
-import { add, div, mul, sub } from '../ops/elementwise/binary.js';
-import { sqrt, square } from '../ops/elementwise/unary.js';
+import { keep } from '../lifetime.js';
+import { ones, zeros } from '../creation.js';
+import { adamwStep } from '../ops/optim/adamw-step.js';
 import { fmt, sameShape } from '../shape.js';
 
 export interface AdamWOptions {
@@ -48,8 +47,12 @@ export class AdamW {
     this.v = params.map((p) => keep(zeros(p.shape, { backend: p.backend })));
   }
 
-  /** One update; `lr` overrides the constructor's (a schedule passes it each step). Returns the new parameters. */
-  step(params: readonly Tensor[], grads: readonly Tensor[], lr = this.lr): Tensor[] {
+  /**
+   * One update; `lr` overrides the constructor's (a schedule passes it each step). `gradScale`, a one-element tensor
+   * on the parameters' backend, multiplies every gradient first (the clipping factor, kept on the device). Returns
+   * the new parameters.
+   */
+  step(params: readonly Tensor[], grads: readonly Tensor[], lr = this.lr, gradScale?: Tensor): Tensor[] {
     if (params.length !== this.m.length || grads.length !== this.m.length) {
       throw new FactlabError(`AdamW.step: ${params.length} parameters and ${grads.length} gradients for an optimizer of ${this.m.length}`);
     }
@@ -61,21 +64,20 @@ export class AdamW {
     this.t++;
     const [b1, b2] = this.betas;
     const bc1 = 1 - b1 ** this.t, bc2 = 1 - b2 ** this.t;
-    return params.map((p, i) => {
-      const g = grads[i]!;
-      const [m, v, next] = tidy(() => {
-        const m = add(mul(this.m[i]!, b1), mul(g, 1 - b1));
-        const v = add(mul(this.v[i]!, b2), mul(square(g), 1 - b2));
-        // torch: denom = sqrt(v)/sqrt(bc2) + eps, step = lr/bc1 · m/denom.
-        const denom = add(div(sqrt(v), Math.sqrt(bc2)), this.eps);
-        const upd = mul(div(m, denom), lr / bc1);
-        const decayed = this.weightDecay > 0 && this.decay[i] ? mul(p, 1 - lr * this.weightDecay) : p;
-        return [m, v, sub(decayed, upd)];
+    const scale = gradScale ?? (params.length ? ones([1], { backend: params[0]!.backend }) : null);
+    try {
+      return params.map((p, i) => {
+        // torch: denom = sqrt(v)/sqrt(bc2) + eps, step = lr/bc1 · m/denom, after p ← p·(1 − lr·wd).
+        const [next, m, v] = adamwStep(p, grads[i]!, this.m[i]!, this.v[i]!, scale!, {
+          b1, b2, eps: this.eps, stepSize: lr / bc1, sqrtBc2: Math.sqrt(bc2), decay: this.weightDecay > 0 && this.decay[i] ? 1 - lr * this.weightDecay : 1,
+        });
+        this.m[i]!.dispose(); this.v[i]!.dispose();
+        this.m[i] = keep(m); this.v[i] = keep(v);
+        return keep(next);
       });
-      this.m[i]!.dispose(); this.v[i]!.dispose();
-      this.m[i] = keep(m); this.v[i] = keep(v);
-      return keep(next);
-    });
+    } finally {
+      if (scale && scale !== gradScale) scale.dispose();
+    }
   }
 
   /** The first and second moments, for checkpoints (the optimizer owns them: read them, do not dispose them). */

@@ -35,21 +35,26 @@ export async function clipGradNorm(grads: readonly Tensor[], maxNorm: number): P
 }
 
 /**
- * The same clipping computed where the gradients live, with no read: the norm stays a scalar tensor, and every
- * gradient is multiplied by min(1, maxNorm/(norm + 1e-6)) as torch's clip_grad_norm_ does (a factor of exactly 1
- * leaves it unchanged). A training step on the GPU then never waits for the GPU; the caller reads the norm when it
- * logs. Returns new gradient tensors (the caller disposes them and the norm).
+ * The factor torch's clip_grad_norm_ scales gradients by, min(1, maxNorm/(norm + 1e-6)), computed where the
+ * gradients live and left there as a one-element tensor with the norm beside it: a training step on the GPU then
+ * never waits for the GPU (AdamW.step takes the factor as its gradScale), and the norm is read when it is logged.
+ * The caller disposes both.
  */
-export function clipGradNormOnDevice(grads: readonly Tensor[], maxNorm: number): { norm: Tensor; grads: Tensor[] } {
+export function gradClipScale(grads: readonly Tensor[], maxNorm: number): { norm: Tensor; scale: Tensor } {
   if (!(maxNorm > 0)) throw new FactlabError(`clipGradNorm: maxNorm must be positive, got ${maxNorm}`);
   const [norm, scale] = tidy(() => {
     const squares = concat(grads.map((g) => reshape(sum(square(g)), [1])), 0);
     const n = sqrt(sum(squares));
     // min(1, maxNorm/(n + eps)) written with the ops at hand: 1 / max(1, (n + eps)/maxNorm).
     const ratio = reshape(div(add(n, 1e-6), maxNorm), [1]);
-    const s = div(1, max(concat([ratio, ones([1], { backend: n.backend })], 0)));
-    return [n, s];
+    return [n, div(1, max(concat([ratio, ones([1], { backend: n.backend })], 0)))];
   });
+  return { norm, scale };
+}
+
+/** clipGradNorm on the device: new gradient tensors scaled by gradClipScale's factor (a factor of 1 leaves them exact). */
+export function clipGradNormOnDevice(grads: readonly Tensor[], maxNorm: number): { norm: Tensor; grads: Tensor[] } {
+  const { norm, scale } = gradClipScale(grads, maxNorm);
   const out = grads.map((g) => mul(g, scale));
   scale.dispose();
   return { norm, grads: out };

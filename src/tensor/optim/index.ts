@@ -1,4 +1,4 @@
 /** Optimisation helpers shared by ROME's v* search and model training. */
 export { AdamW, type AdamWOptions } from './adamw.js';
 export { warmupCosine, type WarmupCosineOptions } from './schedule.js';
-export { clipGradNorm, clipGradNormOnDevice, globalNorm } from './clip.js';
+export { clipGradNorm, clipGradNormOnDevice, gradClipScale, globalNorm } from './clip.js';

@@ -27,7 +27,14 @@ export class BufferPool {
   /** Buffers that exist (held by storages, pending or pooled). */
   private existing = 0;
 
-  constructor(private readonly device: GPUDevice, private readonly usage: number, private readonly maxPooledBytes: number) {}
+  /** `onDestroy` hears of every buffer about to be destroyed (bind groups that name it must be forgotten). */
+  constructor(private readonly device: GPUDevice, private readonly usage: number, private readonly maxPooledBytes: number, private readonly onDestroy: (b: GPUBuffer) => void = () => {}) {}
+
+  private destroy(b: GPUBuffer): void {
+    this.onDestroy(b);
+    b.destroy();
+    this.existing--;
+  }
 
   /** A buffer of at least `bytes`; `forUpload` when it will be written by queue.writeBuffer rather than a kernel. */
   acquire(bytes: number, forUpload: boolean): GPUBuffer {
@@ -42,7 +49,7 @@ export class BufferPool {
   release(buffer: GPUBuffer, inBatch: boolean): void {
     // Over the cap a buffer is destroyed, unless a recorded command still names it (a destroyed buffer may not be
     // submitted); submitted work keeps a destroyed buffer alive until it is done.
-    if (this.pooled + buffer.size > this.maxPooledBytes && !inBatch) { buffer.destroy(); this.existing--; return; }
+    if (this.pooled + buffer.size > this.maxPooledBytes && !inBatch) { this.destroy(buffer); return; }
     const map = inBatch ? this.pending : this.free;
     let list = map.get(buffer.size);
     if (!list) map.set(buffer.size, (list = []));
@@ -56,7 +63,7 @@ export class BufferPool {
       let dst = this.free.get(size);
       if (!dst) this.free.set(size, (dst = []));
       for (const b of list) {
-        if (this.pooled > this.maxPooledBytes) { b.destroy(); this.existing--; this.pooled -= size; } else dst.push(b);
+        if (this.pooled > this.maxPooledBytes) { this.destroy(b); this.pooled -= size; } else dst.push(b);
       }
     }
     this.pending.clear();
@@ -65,7 +72,7 @@ export class BufferPool {
   /** Destroys every pooled buffer (memory pressure, or shutting down); call with nothing recorded. */
   trim(): void {
     for (const map of [this.free, this.pending]) {
-      for (const list of map.values()) for (const b of list) { b.destroy(); this.existing--; }
+      for (const list of map.values()) for (const b of list) this.destroy(b);
       map.clear();
     }
     this.pooled = 0;

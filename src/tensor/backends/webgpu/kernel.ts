@@ -170,10 +170,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   return lines.join('\n');
 }
 
-function pipelineFor(b: WebGPUBackend, spec: Launch, code: string): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+function pipelineFor(b: WebGPUBackend, spec: Launch, code: string): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number } {
   const cached = b.pipelines.get(code);
   if (cached) return cached;
-  const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } }];
+  const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
   spec.operands.forEach((o, i) => entries.push({
     binding: i + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: o.write ? 'storage' : 'read-only-storage' },
   }));
@@ -185,7 +185,7 @@ function pipelineFor(b: WebGPUBackend, spec: Launch, code: string): { pipeline: 
     layout: b.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
     compute: { module, entryPoint: 'main' },
   });
-  const entry = { pipeline, layout };
+  const entry = { pipeline, layout, id: b.pipelines.size };
   b.pipelines.set(code, entry);
   return entry;
 }
@@ -227,7 +227,7 @@ export function launch(spec: Launch): void {
   const fields = fieldsOf(spec);
   const code = source(spec, wg, fields);
   b.recorder.open();
-  const { pipeline, layout } = pipelineFor(b, spec, code);
+  const { pipeline, layout, id: layoutId } = pipelineFor(b, spec, code);
   const faultCode = spec.fault ? b.registerFault(spec.fault) : 0;
   const index = new Map<string, number>();
   let at = 0;
@@ -244,19 +244,21 @@ export function launch(spec: Launch): void {
   const dispatch = (base: number, count: number, first: boolean, windows: Map<string, readonly [number, number]>, groups: readonly [number, number, number]) => {
     set('base', base); set('count', count); set('first', first ? 1 : 0);
     const slot = b.recorder.reserve(words.length);
+    let key = `${layoutId}:${slot.size}`;
     const entries: GPUBindGroupEntry[] = spec.operands.map((o, i) => {
       const [lo, hi] = windows.get(o.name) ?? [0, o.tensor.size];
       const bound = bind(b, o.tensor, lo, hi);
       if (!bound) throw tooLarge(spec, o, b);
       b.recorder.use(bound.entry.buffer);
       set(`${o.name}_o`, bound.offset);
+      key += `|${b.bufferId(bound.entry.buffer)}:${bound.entry.offset}:${bound.entry.size}`;
       return { binding: i + 1, resource: bound.entry };
     });
     b.recorder.write(slot, words);
-    entries.push({ binding: 0, resource: slot });
+    entries.push({ binding: 0, resource: { buffer: slot.buffer, offset: 0, size: slot.size } });
     if (spec.fault) entries.push({ binding: spec.operands.length + 1, resource: { buffer: b.faultBuffer } });
-    const bindGroup = b.device.createBindGroup({ layout, entries });
-    b.recorder.dispatch(pipeline, bindGroup, groups);
+    const bindGroup = b.bindGroup(key, () => b.device.createBindGroup({ layout, entries }));
+    b.recorder.dispatch(pipeline, bindGroup, groups, slot.offset!);
   };
 
   if (!spec.items) {

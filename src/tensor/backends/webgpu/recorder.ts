@@ -23,7 +23,7 @@ const SCOPES: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
 export class Recorder {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private readonly uniformBuffer: GPUBuffer;
+  readonly uniformBuffer: GPUBuffer;
   private readonly stage = new ArrayBuffer(UNIFORM_ARENA);
   private readonly stageWords = new Uint32Array(this.stage);
   private used = 0;
@@ -82,11 +82,12 @@ export class Recorder {
     this.stageWords.fill(0, at + words.length, at + slot.size! / 4);
   }
 
-  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, groups: readonly [number, number, number]): void {
+  /** `uniformOffset`: where the dispatch's parameters lie in the uniform buffer (a dynamic offset of binding 0). */
+  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, groups: readonly [number, number, number], uniformOffset: number): void {
     const encoder = this.open();
     this.pass ??= encoder.beginComputePass();
     this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    this.pass.setBindGroup(0, bindGroup, [uniformOffset]);
     this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     if (++this.dispatches >= MAX_DISPATCHES) this.flush();
   }

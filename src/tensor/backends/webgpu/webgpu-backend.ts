@@ -59,7 +59,16 @@ export class WebGPUBackend implements Backend {
     maxGroupsPerDim: number; storageAlign: number;
   };
   readonly recorder: Recorder;
-  readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }>();
+  /**
+   * Bind groups by pipeline layout and the exact buffer ranges they bind. A training step binds the same pooled
+   * buffers in the same pattern at every step, and creating a bind group (a native object the garbage collector
+   * must later finalise) was most of a dispatch's cost; the parameters bind through a dynamic offset, so they do
+   * not enter the key. Forgotten whenever a buffer is destroyed, so no cached group names a dead buffer.
+   */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
   readonly faultBuffer: GPUBuffer;
   private readonly pool: BufferPool;
   private readonly faults = new Map<number, FaultDescriber>();
@@ -77,9 +86,27 @@ export class WebGPUBackend implements Backend {
       maxGroupsPerDim: l.maxComputeWorkgroupsPerDimension, storageAlign: l.minStorageBufferOffsetAlignment,
     };
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    this.pool = new BufferPool(device, usage, opts.maxPooledBytes ?? 2 ** 30);
+    this.pool = new BufferPool(device, usage, opts.maxPooledBytes ?? 2 ** 30, () => this.bindGroups.clear());
     this.recorder = new Recorder(device, l.minUniformBufferOffsetAlignment, () => this.pool.settle());
     this.faultBuffer = device.createBuffer({ size: FAULT_WORDS * 4, usage });
+  }
+
+  /** A small number naming a buffer for the lifetime of the backend (bind group keys). */
+  bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
+  }
+
+  /** The cached bind group of `key`, made by `make` the first time (see `bindGroups`). */
+  bindGroup(key: string, make: () => GPUBindGroup): GPUBindGroup {
+    let g = this.bindGroups.get(key);
+    if (!g) {
+      // A bound on memory for workloads whose buffers never repeat.
+      if (this.bindGroups.size >= 50_000) this.bindGroups.clear();
+      this.bindGroups.set(key, (g = make()));
+    }
+    return g;
   }
 
   /** Storage for a kernel's output (see `upload` for storage written from the host). */

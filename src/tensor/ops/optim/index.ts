@@ -1,0 +1,1 @@
+export { adamwStep, type AdamWStepAttrs } from './adamw-step.js';
