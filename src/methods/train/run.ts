@@ -140,7 +140,8 @@ export async function runTraining(o: TrainRunOptions): Promise<RunSummary> {
       resume,
       checkpointEvery: o.checkpointEvery,
       onStep: (step, loss, lr, report) => {
-        appendFileSync(logPath, `${JSON.stringify({ step, loss: +loss.toFixed(5), lr: +lr.toPrecision(6), gradNorm: Number.isNaN(report.gradNorm) ? null : +report.gradNorm.toFixed(4) })}\n`);
+        const seconds = +(previousSeconds + (performance.now() - t0) / 1000).toFixed(2);
+        appendFileSync(logPath, `${JSON.stringify({ step, loss: +loss.toFixed(5), lr: +lr.toPrecision(6), gradNorm: Number.isNaN(report.gradNorm) ? null : +report.gradNorm.toFixed(4), seconds })}\n`);
         logged.push({ step, loss });
         o.onProgress?.(report, step + 1);
       },
