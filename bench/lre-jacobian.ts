@@ -39,7 +39,7 @@ for (const arch of ['mamba', 'gpt_neox']) {
     rows.push({ arch, d, layers: L, tokens: p.ids.length, chunk, passes: Math.ceil(d / chunk), ms: Math.round(ms), maxDiffVsChunk1: diff });
     console.log(JSON.stringify(rows[rows.length - 1]));
   }
-  h.dispose(); z.dispose(); model.dispose();
+  h.dispose(); z.dispose(); f.dispose(); model.dispose();
 }
 const date = new Date().toISOString();
 const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, threads: threadCount(), node: process.version, loadAverage: os.loadavg().map((x) => +x.toFixed(2)) };

@@ -53,7 +53,9 @@ export function estimateLre(model: LanguageModel, tok: FactTokenizer, template: 
       const others = train.filter((_, j) => j !== i);
       const p = iclPrompt(tok, template, others, ex.subject);
       const { h, z } = readHz(model, p.ids, layer, p.subjectLast);
-      const J = jacobian(hToZ(model, p.ids, layer, p.subjectLast), h, { chunk: opts.chunk ?? 64 });
+      const f = hToZ(model, p.ids, layer, p.subjectLast);
+      const J = jacobian(f, h, { chunk: opts.chunk ?? 64 });
+      f.dispose();
       const bi = sub(z, matvec(J, h));
       sumJ = sumJ ? add(sumJ, J) : J;
       sumB = sumB ? add(sumB, bi) : bi;

@@ -9,6 +9,7 @@ import { liveTensors } from '../../tensor/lifetime.js';
 import { estimateLre } from './estimate.js';
 import { iclPrompt } from './prompts.js';
 import { hToZ, readHz } from './probe.js';
+import { reshape } from '../../tensor/ops/shape/reshape.js';
 import { LreOperator } from './operator.js';
 import { causality, faithfulness, probe } from './metrics.js';
 import { recallAtK, tokenMatchesObject } from './match.js';
@@ -33,6 +34,11 @@ test('the batched Jacobian of h ↦ z agrees with central finite differences', a
   const est = estimateLre(model, tok, '{} is', train, 1, { chunk: 5 });
   // J of the first example alone, from the estimator's pieces: compare a few columns with finite differences.
   const f = hToZ(model, p.ids, 1, p.subjectLast);
+  // Started at the layer after h from the cached residual, the map gives the full forward pass's z at the clean h.
+  const z0 = f(reshape(h, [1, h.shape[0]!]));
+  const [za, zb] = [await z0.data(), await z.data()];
+  assert.ok(za.every((v, i) => Math.abs(v - zb[i]!) < 1e-5));
+  z0.dispose();
   const { jacobian } = await import('../../tensor/jacobian.js');
   const J = await jacobian(f, h, { chunk: 7 }).data();
   const h0 = Float32Array.from(await h.data());
@@ -52,7 +58,7 @@ test('the batched Jacobian of h ↦ z agrees with central finite differences', a
       assert.ok(Math.abs(numeric - analytic) <= 2e-3 + 2e-2 * Math.abs(numeric), `J[${row},${col}] ${analytic} vs finite differences ${numeric}`);
     }
   }
-  h.dispose(); z.dispose(); est.dispose(); model.dispose();
+  h.dispose(); z.dispose(); est.dispose(); f.dispose(); model.dispose();
 });
 
 for (const [name, config] of [['mamba', mambaConfig], ['gpt-neox', neoxConfig]] as const) {
