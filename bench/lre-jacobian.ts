@@ -1,7 +1,7 @@
 /**
  * LRE's Jacobian ∂z/∂h (d×d) computed with one backward pass per row (chunk 1, the naive way) and with batched
  * passes (chunk rows at once), on random-weight models. Records to bench/results/lre-jacobian-<date>.json and .md.
- *   node dist/bench/lre-jacobian.js [d=256] [layers=4]
+ *   node dist/bench/lre-jacobian.js [d=256] [layers=4] [cpu|webgpu] [chunks=1,16,64,d]
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,8 +13,14 @@ import { iclPrompt } from '../src/methods/lre/prompts.js';
 import { hToZ, readHz } from '../src/methods/lre/probe.js';
 import { jacobian } from '../src/tensor/jacobian.js';
 import { threadCount } from '../src/tensor/backends/cpu/wasm.js';
+import { setBackend } from '../src/tensor/backends/current.js';
 
-const d = Number(process.argv[2] ?? 256), L = Number(process.argv[3] ?? 4);
+const d = Number(process.argv[2] ?? 256), L = Number(process.argv[3] ?? 4), backend = process.argv[4] ?? 'cpu';
+const chunks = (process.argv[5] ?? `1,16,64,${d}`).split(',').map(Number);
+if (backend === 'webgpu') {
+  const { initWebGPU } = await import('../src/tensor/backends/webgpu/webgpu-backend.js');
+  setBackend(await initWebGPU());
+} else if (backend !== 'cpu') throw new Error(`backend must be cpu or webgpu, got ${backend}`);
 const tok = byteTokenizer();
 const examples = [{ subject: 'France', object: 'Paris' }, { subject: 'Japan', object: 'Tokyo' }, { subject: 'Peru', object: 'Lima' }, { subject: 'Chile', object: 'Santiago' }];
 const rows: Record<string, unknown>[] = [];
@@ -27,7 +33,7 @@ for (const arch of ['mamba', 'gpt_neox']) {
   const { h, z } = readHz(model, p.ids, Math.floor(L / 2), p.subjectLast);
   const f = hToZ(model, p.ids, Math.floor(L / 2), p.subjectLast);
   let reference: ArrayLike<number> | null = null;
-  for (const chunk of [1, 16, 64, d]) {
+  for (const chunk of chunks) {
     const t = performance.now();
     const J = jacobian(f, h, { chunk });
     const data = await J.data();
@@ -43,9 +49,9 @@ for (const arch of ['mamba', 'gpt_neox']) {
 }
 const date = new Date().toISOString();
 const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, threads: threadCount(), node: process.version, loadAverage: os.loadavg().map((x) => +x.toFixed(2)) };
-const command = `node dist/bench/lre-jacobian.js ${d} ${L}`;
+const command = `node dist/bench/lre-jacobian.js ${process.argv.slice(2).join(' ')}`.trim();
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/lre-jacobian-${date.slice(0, 10)}.json`, JSON.stringify({ date, machine, command, rows }, null, 1));
-appendFileSync('bench/results/lre-jacobian.md', [`\n### ${date.slice(0, 16)} UTC — ${machine.cpu}, ${machine.cores} cores, ${machine.threads} threads, Node ${machine.node}, load average ${machine.loadAverage.join(' ')}`, '', `Command: \`${command}\` — one ${d}×${d} Jacobian of z (last layer, last token) with respect to h (layer ${Math.floor(L / 2)}, subject's last token), ${rows[0]!.tokens}-token prompt.`, '',
+appendFileSync('bench/results/lre-jacobian.md', [`\n### ${date.slice(0, 16)} UTC — backend ${backend}; ${machine.cpu}, ${machine.cores} cores, ${machine.threads} threads, Node ${machine.node}, load average ${machine.loadAverage.join(' ')}`, '', `Command: \`${command}\` — one ${d}×${d} Jacobian of z (last layer, last token) with respect to h (layer ${Math.floor(L / 2)}, subject's last token), ${rows[0]!.tokens}-token prompt.`, '',
   '| model | rows per pass | passes | time | max \\|Δ\\| vs one row per pass |', '|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.arch} | ${r.chunk} | ${r.passes} | ${r.ms} ms | ${(r.maxDiffVsChunk1 as number).toExponential(1)} |`), ''].join('\n'));
