@@ -27,8 +27,24 @@ export class BufferPool {
   /** Buffers that exist (held by storages, pending or pooled). */
   private existing = 0;
 
-  /** `onDestroy` hears of every buffer about to be destroyed (bind groups that name it must be forgotten). */
-  constructor(private readonly device: GPUDevice, private readonly usage: number, private readonly maxPooledBytes: number, private readonly onDestroy: (b: GPUBuffer) => void = () => {}) {}
+  /**
+   * `onDestroy` hears of every buffer about to be destroyed (bind groups that name it must be forgotten). `idOf`
+   * numbers buffers: a reused buffer is the lowest-numbered one that fits, so that a computation repeated (a
+   * training step) gets the same buffers each time, whatever order they were freed in, and its bind groups repeat.
+   */
+  constructor(private readonly device: GPUDevice, private readonly usage: number, private readonly maxPooledBytes: number,
+    private readonly onDestroy: (b: GPUBuffer) => void = () => {}, private readonly idOf: (b: GPUBuffer) => number = () => 0) {}
+
+  /** Takes the lowest-numbered buffer out of a list. */
+  private take(list: GPUBuffer[] | undefined): GPUBuffer | undefined {
+    if (!list || list.length === 0) return undefined;
+    let best = 0;
+    for (let i = 1; i < list.length; i++) if (this.idOf(list[i]!) < this.idOf(list[best]!)) best = i;
+    const b = list[best]!;
+    list[best] = list[list.length - 1]!;
+    list.pop();
+    return b;
+  }
 
   private destroy(b: GPUBuffer): void {
     this.onDestroy(b);
@@ -39,7 +55,7 @@ export class BufferPool {
   /** A buffer of at least `bytes`; `forUpload` when it will be written by queue.writeBuffer rather than a kernel. */
   acquire(bytes: number, forUpload: boolean): GPUBuffer {
     const size = sizeClass(bytes);
-    const reused = (forUpload ? undefined : this.pending.get(size)?.pop()) ?? this.free.get(size)?.pop();
+    const reused = (forUpload ? undefined : this.take(this.pending.get(size))) ?? this.take(this.free.get(size));
     if (reused) { this.pooled -= size; return reused; }
     this.existing++;
     return this.device.createBuffer({ size, usage: this.usage });

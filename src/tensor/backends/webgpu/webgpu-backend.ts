@@ -86,7 +86,7 @@ export class WebGPUBackend implements Backend {
       maxGroupsPerDim: l.maxComputeWorkgroupsPerDimension, storageAlign: l.minStorageBufferOffsetAlignment,
     };
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    this.pool = new BufferPool(device, usage, opts.maxPooledBytes ?? 2 ** 30, () => this.bindGroups.clear());
+    this.pool = new BufferPool(device, usage, opts.maxPooledBytes ?? 2 ** 30, () => this.bindGroups.clear(), (b) => this.bufferId(b));
     this.recorder = new Recorder(device, l.minUniformBufferOffsetAlignment, () => this.pool.settle());
     this.faultBuffer = device.createBuffer({ size: FAULT_WORDS * 4, usage });
   }
