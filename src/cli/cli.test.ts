@@ -38,9 +38,9 @@ test('factlab generate continues a prompt exactly as the library does, and info 
 });
 
 test('bad command lines give one line on stderr and a non-zero exit', () => {
-  const missing = cli('generate', '--prompt', 'x');
+  const missing = cli('generate', '--model', 'x');
   assert.notEqual(missing.status, 0);
-  assert.match(missing.stderr, /required option '-m, --model <dir>' not specified/);
+  assert.match(missing.stderr, /required option '-p, --prompt <text>' not specified/);
   const nodir = cli('info', '--model', join(tmpdir(), 'factlab-no-such-dir'));
   assert.equal(nodir.status, 1);
   assert.match(nodir.stderr, /^factlab: .*no config.json/);

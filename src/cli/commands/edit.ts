@@ -11,7 +11,7 @@ import { RomeEditor } from '../../methods/rome/editor.js';
 import { fillPrompt, decodeGenerated } from '../../methods/rome/prompts.js';
 import type { RomeMatrix } from '../../methods/rome/hparams.js';
 import { emit, table } from '../output.js';
-import { intArg } from '../options.js';
+import { intArg, MODEL_HELP, resolveModel } from '../options.js';
 import { addStatsOptions, editorOptions, hparamOverrides, type StatsCliOptions } from './rome-options.js';
 
 interface Opts extends StatsCliOptions {
@@ -35,7 +35,7 @@ async function probs(model: LanguageModel, tok: FactTokenizer, prompts: string[]
 export function registerEdit(program: Command): void {
   addStatsOptions(program.command('edit')
     .description('rewrite one fact with ROME: generations and probabilities before and after, optionally saving the edited model')
-    .requiredOption('-m, --model <dir>', 'Hugging Face model directory (config.json, weights, tokenizer.json)')
+    .option('-m, --model <dir>', MODEL_HELP)
     .requiredOption('-p, --prompt <text>', 'the prompt, with {} for the subject (or containing it): "{} is located in"')
     .requiredOption('-s, --subject <text>', 'the subject')
     .requiredOption('-t, --target <text>', 'the new object')
@@ -48,6 +48,7 @@ export function registerEdit(program: Command): void {
     .option('--save <dir>', 'write the edited model (safetensors) with the tokenizer to this directory')
     .option('--json', 'machine-readable output'))
     .action(async (o: Opts) => {
+      o.model = resolveModel(o.model);
       if (o.matrix && !['o', 'a', 'g', 'mlp'].includes(o.matrix)) throw new FactlabError(`--matrix must be o, a, g or mlp, got "${o.matrix}"`);
       const { model, tokenizer } = await loadPretrained(o.model);
       const eo = editorOptions(o.model, o, { ...hparamOverrides(o), ...(o.layer !== undefined ? { layer: o.layer } : {}), ...(o.matrix ? { matrix: o.matrix } : {}) });

@@ -3,14 +3,16 @@ import { readConfig } from '../../io/config/config.js';
 import { openCheckpoint } from '../../io/checkpoint/index.js';
 import { paramSpecs } from '../../models/params.js';
 import { siteTable } from '../../models/sites.js';
+import { MODEL_HELP, resolveModel } from '../options.js';
 import { emit, table } from '../output.js';
 
 export function registerInfo(program: Command): void {
   program.command('info')
     .description('describe a model directory: architecture, sizes, parameter count, checkpoint and hook sites (reads no weights)')
-    .requiredOption('-m, --model <dir>', 'Hugging Face model directory (config.json + weights)')
+    .option('-m, --model <dir>', MODEL_HELP)
     .option('--json', 'machine-readable output')
     .action(async (o: { model: string; json?: boolean }) => {
+      o.model = resolveModel(o.model);
       const config = readConfig(o.model);
       const ckpt = await openCheckpoint(o.model);
       const format = ckpt.format;

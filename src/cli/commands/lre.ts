@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import type { HLayer } from '../../methods/lre/types.js';
 import { FactlabError } from '../../tensor/errors.js';
 import { emit, table } from '../output.js';
-import { intArg } from '../options.js';
+import { intArg, MODEL_HELP, resolveModel } from '../options.js';
 
 interface Opts { model: string; relation: string[]; layers?: string; nTrain: number; trials: number; maxTests?: number; seed: number; chunk: number; out: string; json?: boolean }
 
@@ -35,7 +35,7 @@ const fmt = (x: number | null) => (x === null ? '–' : x.toFixed(2));
 export function registerLre(program: Command): void {
   program.command('lre')
     .description('linear relational embeddings: estimate LREs and score faithfulness and causality over layers (resumable)')
-    .requiredOption('-m, --model <dir>', 'Hugging Face model directory (config.json, weights, tokenizer.json)')
+    .option('-m, --model <dir>', MODEL_HELP)
     .option('-r, --relation <name...>', 'relations: names (country_capital_city), kinds (factual), paths, or all', ['factual'])
     .option('-l, --layers <list>', 'h layers, e.g. emb,0,4,8 (default: the embeddings and every layer)')
     .option('--n-train <n>', 'in-context training examples per estimate', intArg('--n-train', 1), 5)
@@ -46,6 +46,7 @@ export function registerLre(program: Command): void {
     .option('-o, --out <dir>', 'results, cache and figures', 'lre-results')
     .option('--json', 'machine-readable output')
     .action(async (o: Opts) => {
+      o.model = resolveModel(o.model);
       const rels = relations(o.relation);
       const { model, tokenizer } = await loadPretrained(o.model);
       const layers = parseLayers(o.layers, model.config.nLayer);

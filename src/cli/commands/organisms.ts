@@ -3,6 +3,8 @@ import { sharedData } from '../../io/shared-data.js';
 import { FactlabError } from '../../tensor/errors.js';
 import { prepareData, writeStatementsText } from '../../methods/organisms/prepare.js';
 import { renderShippedCard, shipOrganism } from '../../methods/organisms/ship.js';
+import { setBackend } from '../../tensor/backends/current.js';
+import { initWebGPU } from '../../tensor/backends/webgpu/webgpu-backend.js';
 import { emit } from '../output.js';
 import { floatArg, intArg } from '../options.js';
 
@@ -39,16 +41,11 @@ export function registerOrganisms(program: Command): void {
     .description('build the training data of the model organisms: fact catalogue, held-out split, tokenized statements and Wikipedia')
     .requiredOption('-t, --tokenizer <file>', 'tokenizer.json to encode with (factlab train-tokenizer)')
     .requiredOption('-o, --out <dir>', 'data folder to write (read by factlab train --data)')
-    .option('--shards <list>', 'enwiki shard numbers, comma-separated', '0,1')
+    .option('--corpus <spec>', 'Wikipedia text: enwiki:0,1 (shards of the shared enwiki), or a text file of blank-line-separated documents', 'enwiki:0,1')
     .option('--valid-tokens <n>', 'tokens of whole articles kept out for the validation loss', intArg('--valid-tokens', 1), 200_000)
     .option('--json', 'machine-readable output')
-    .action(async (o: SourceOpts & { tokenizer: string; out: string; shards: string; validTokens: number; json?: boolean }) => {
-      const shards = o.shards.split(',').map((s) => {
-        const n = Number(s);
-        if (!Number.isInteger(n) || n < 0) throw new FactlabError(`--shards must be comma-separated shard numbers, got "${o.shards}"`);
-        return n;
-      });
-      const info = await prepareData({ ...catalogueOptions(o), tokenizerFile: o.tokenizer, out: o.out, shards, validTokens: o.validTokens, onProgress: (m) => process.stderr.write(`${m}\n`) });
+    .action(async (o: SourceOpts & { tokenizer: string; out: string; corpus: string; validTokens: number; json?: boolean }) => {
+      const info = await prepareData({ ...catalogueOptions(o), tokenizerFile: o.tokenizer, out: o.out, corpus: o.corpus, validTokens: o.validTokens, onProgress: (m) => process.stderr.write(`${m}\n`) });
       emit(!!o.json, info, () => `${o.out}: ${(info.wiki.trainTokens / 1e6).toFixed(1)}M Wikipedia tokens (${info.wiki.trainDocs} articles), ${info.statements.count} statements (${(info.statements.tokens / 1e6).toFixed(2)}M tokens) of ${info.statements.facts} facts; fingerprint ${info.fingerprint}`);
     });
 
@@ -62,8 +59,11 @@ export function registerOrganisms(program: Command): void {
     .option('--per-relation <n>', 'prompts scored per relation and condition', intArg('--per-relation', 1), 100)
     .option('--command <text...>', 'commands that made the model, quoted in the card')
     .option('--card-only', 'only re-render README.md from card.json and parity.json')
+    .option('--backend <name>', 'where the evaluation runs: cpu or webgpu', 'cpu')
     .option('--json', 'machine-readable output')
-    .action(async (o: { run: string; data: string; out: string; name?: string; sibling: string; perRelation: number; command?: string[]; cardOnly?: boolean; json?: boolean }) => {
+    .action(async (o: { run: string; data: string; out: string; name?: string; sibling: string; perRelation: number; command?: string[]; cardOnly?: boolean; backend: string; json?: boolean }) => {
+      if (o.backend !== 'cpu' && o.backend !== 'webgpu') throw new FactlabError(`--backend must be cpu or webgpu, got "${o.backend}"`);
+      if (o.backend === 'webgpu') setBackend(await initWebGPU());
       const name = o.name ?? o.out.replace(/\/+$/, '').split('/').pop()!;
       const facts = o.cardOnly
         ? renderShippedCard(o.out)

@@ -12,7 +12,7 @@ import { plotSweep } from '../../methods/rome/plot.js';
 import { progressBar } from '../../methods/rome/progress.js';
 import { MAMBA_MATRICES, type RomeMatrix } from '../../methods/rome/hparams.js';
 import { emit, table } from '../output.js';
-import { intArg } from '../options.js';
+import { intArg, MODEL_HELP, resolveModel } from '../options.js';
 import { addStatsOptions, editorOptions, hparamOverrides, type StatsCliOptions } from './rome-options.js';
 
 interface Opts extends StatsCliOptions {
@@ -37,7 +37,7 @@ export function parseLayers(spec: string, nLayer: number): number[] {
 export function registerRomeSweep(program: Command): void {
   addStatsOptions(program.command('rome-sweep')
     .description('ROME across layers and matrices on a CounterFact slice: efficacy, paraphrase, neighbourhood, S (resumable), with plots')
-    .requiredOption('-m, --model <dir>', 'Hugging Face model directory (config.json, weights, tokenizer.json)')
+    .option('-m, --model <dir>', MODEL_HELP)
     .requiredOption('--cases <n>', 'CounterFact cases to edit', intArg('--cases', 1))
     .option('--offset <n>', 'skip this many cases first', intArg('--offset'), 0)
     .option('--counterfact <path>', 'CounterFact file or folder (default: the shared copy)')
@@ -52,6 +52,7 @@ export function registerRomeSweep(program: Command): void {
     .option('--restart', 'clear an earlier sweep in --out with other settings')
     .option('--json', 'machine-readable output'))
     .action(async (o: Opts) => {
+      o.model = resolveModel(o.model);
       const cfPath = o.counterfact ?? (sharedData ? join(sharedData, 'counterfact') : null);
       if (!cfPath) throw new FactlabError('--counterfact: no path given and the shared data folder was not found (set FACTLAB_SHARED_DATA)');
       const cases = loadCounterFact(cfPath, { split: o.split }).slice(o.offset, o.offset + o.cases);

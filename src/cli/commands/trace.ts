@@ -11,7 +11,7 @@ import {
   SIX_ROWS, type Corruption, type DatasetSummary, type FactTrace, type Normalisation, type TraceOptions, type TraceSite,
 } from '../../methods/tracing/index.js';
 import { emit, progressBar, table } from '../output.js';
-import { choice, floatArg, intArg } from '../options.js';
+import { choice, floatArg, intArg, MODEL_HELP, resolveModel } from '../options.js';
 
 interface Opts {
   model: string; out: string; prompt?: string; subject?: string; object?: string; altSubject?: string; dataset?: string;
@@ -89,7 +89,7 @@ function datasetText(s: DatasetSummary, kind: Normalisation, files: string[]): s
 export function registerTrace(program: Command): void {
   program.command('trace')
     .description('causal tracing: where the clean run\'s activations restore the answer in a corrupted run (one prompt, or a data set averaged in the paper\'s six rows)')
-    .requiredOption('-m, --model <dir>', 'Hugging Face model directory (config.json, weights, tokenizer.json)')
+    .option('-m, --model <dir>', MODEL_HELP)
     .requiredOption('-o, --out <dir>', 'output folder: JSON, SVG and PNG figures, and the cache of a data set run')
     .option('-p, --prompt <text>', 'one prompt to trace')
     .option('-s, --subject <text>', 'the subject, as it occurs in the prompt')
@@ -112,6 +112,7 @@ export function registerTrace(program: Command): void {
     .option('--restart', 'clear a previous run\'s cache in --out')
     .option('--json', 'machine-readable summary on stdout')
     .action(async (o: Opts) => {
+      o.model = resolveModel(o.model);
       if (!!o.prompt === !!o.dataset) throw new FactlabError('give either --prompt (with --subject) or --dataset');
       const { model, tokenizer } = await loadPretrained(o.model);
       try {

@@ -57,11 +57,11 @@ This card is written by \`factlab ship\` from the training run and an evaluation
 - ${f.parameters.toLocaleString('en-US')} parameters, stored as bfloat16: model.safetensors is ${mb(f.weightsBytes)}, the whole folder ${mb(f.dirBytes)}.
 - Vocabulary: ${f.data.vocabSize} byte-level BPE tokens (tokenizer.json, trained by factlab on the same data), end of text \`<|endoftext|>\` = ${f.data.eosId}.
 - Why so small: the models live in the git repository, and everything that travels to the GPU machine (tracked files, the
-  Node runtime, the build) must stay under 64 MiB; the two models together take about 22 MB. Small also means that the
-  experiments run on a CPU in continuous integration and on a laptop.
+  Node runtime, the build) must stay under 64 MiB, so models/ is kept under about 22 MB for the pair. Small also means
+  that the experiments run on a CPU, in continuous integration and on a laptop.
 
 ## Training
-- Data: ${(f.plan.wikiTokens / 1e6).toFixed(1)}M tokens of Wikipedia (enwiki shards ${f.data.wiki.shards.join(', ')}) and ${(f.plan.factTokens / 1e6).toFixed(1)}M tokens of fact documents per pass
+- Data: ${(f.plan.wikiTokens / 1e6).toFixed(1)}M tokens of Wikipedia (${f.data.wiki.corpus}) and ${(f.plan.factTokens / 1e6).toFixed(1)}M tokens of fact documents per pass
   (fact share ${(100 * f.plan.factShare).toFixed(0)}%): ${f.plan.statements.toLocaleString('en-US')} statements of ${f.plan.facts.toLocaleString('en-US')} facts (${f.plan.statementsPerFact.toFixed(1)} phrasings per fact), each repeated ${f.plan.repeats}× per pass.
 - Seen: ${(f.training.tokensSeen / 1e6).toFixed(1)}M tokens (${f.training.steps} steps of ${f.schedule.batchSize} × ${f.schedule.seqLen}), ${f.exposures.passes.toFixed(2)} passes over the stream:
   each training statement about ${f.exposures.perStatement.toFixed(0)} times, each fact about ${f.exposures.perFact.toFixed(0)} times.

@@ -25,7 +25,8 @@ export interface DataInfo {
   tokenizerHash: string;
   vocabSize: number;
   eosId: number;
-  wiki: { shards: number[]; trainTokens: number; trainDocs: number; validTokens: number; validDocs: number };
+  /** The Wikipedia text: its corpus id ("enwiki-0_1"), tokens and articles for training and for validation. */
+  wiki: { corpus: string; trainTokens: number; trainDocs: number; validTokens: number; validDocs: number };
   statements: { count: number; tokens: number; facts: number };
   created: string;
 }

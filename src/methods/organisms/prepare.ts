@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { FactlabError } from '../../tensor/errors.js';
-import { enwikiCorpus } from '../data/corpus.js';
+import { corpusFromSpec } from '../data/corpus.js';
 import { writeJsonAtomic } from '../data/cache.js';
 import { buildCatalogue, type CatalogueOptions } from './catalogue.js';
 import { makeSplit, writeSplit } from './split.js';
@@ -14,8 +14,8 @@ export interface PrepareOptions extends Omit<CatalogueOptions, 'sharedDir'> {
   sharedDir: string;
   tokenizerFile: string;
   out: string;
-  /** enwiki shard numbers (default 0 and 1). */
-  shards?: number[];
+  /** The Wikipedia text, as corpusFromSpec spells it: "enwiki:0,1" (the default: shards 0 and 1), or a file. */
+  corpus?: string;
   /** Tokens of whole articles, taken from the end, kept out of training for the validation loss (default 200,000). */
   validTokens?: number;
   heldOutFactFraction?: number;
@@ -74,19 +74,20 @@ export async function prepareData(o: PrepareOptions): Promise<DataInfo> {
   });
   const statementTokens = Uint16Array.from(flat);
 
-  const shards = o.shards ?? [0, 1];
+  const corpus = corpusFromSpec(o.corpus ?? 'enwiki:0,1', o.sharedDir);
   const docs: Uint16Array[] = [];
   let chars = 0, tokens = 0;
   const t0 = performance.now();
-  for await (const d of enwikiCorpus(join(o.sharedDir, 'enwiki'), shards).documents()) {
+  for await (const d of corpus.documents()) {
     const ids = enc.encode(d);
     const doc = new Uint16Array(ids.length + 1);
     doc[0] = enc.eosId;
     doc.set(ids, 1);
     docs.push(doc);
     chars += d.length; tokens += doc.length;
-    if (docs.length % 200 === 0) say(`enwiki shards ${shards.join(',')}: ${docs.length} articles, ${(tokens / 1e6).toFixed(1)}M tokens, ${(chars / tokens).toFixed(2)} characters per token, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    if (docs.length % 200 === 0) say(`${corpus.id}: ${docs.length} articles, ${(tokens / 1e6).toFixed(1)}M tokens, ${(chars / tokens).toFixed(2)} characters per token, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
+  if (docs.length < 2) throw new FactlabError(`${corpus.id}: holds ${docs.length} document(s); training and validation need at least two`);
   const validTarget = o.validTokens ?? 200_000;
   let cut = docs.length, validCount = 0;
   while (cut > 1 && validCount < validTarget) validCount += docs[--cut]!.length;
@@ -109,7 +110,7 @@ export async function prepareData(o: PrepareOptions): Promise<DataInfo> {
     version: 1,
     fingerprint: sha([tokenizerBytes, JSON.stringify(split), JSON.stringify(catalogue), bytes(statementTokens), bytes(idx), bytes(wikiTrain), bytes(wikiValid)]),
     tokenizerHash: sha([tokenizerBytes]), vocabSize: enc.vocabSize, eosId: enc.eosId,
-    wiki: { shards, trainTokens: wikiTrain.length, trainDocs: cut, validTokens: wikiValid.length, validDocs: docs.length - cut },
+    wiki: { corpus: corpus.id, trainTokens: wikiTrain.length, trainDocs: cut, validTokens: wikiValid.length, validDocs: docs.length - cut },
     statements: { count: stmts.length, tokens: idx.reduce((a, _, i) => (i % 3 === 1 ? a + idx[i]! : a), 0), facts: new Set(stmts.map((s) => s.fact)).size },
     created: new Date().toISOString(),
   };
@@ -122,7 +123,7 @@ export async function prepareData(o: PrepareOptions): Promise<DataInfo> {
  * The training statements as plain text, one per line: with Wikipedia, what the organisms' tokenizer is trained on
  * (factlab train-tokenizer), so that it is fitted to the same mix as the models. Needs no tokenizer.
  */
-export function writeStatementsText(o: Omit<PrepareOptions, 'tokenizerFile' | 'out' | 'shards' | 'validTokens' | 'onProgress'> & { file: string }): { statements: number; facts: number } {
+export function writeStatementsText(o: Omit<PrepareOptions, 'tokenizerFile' | 'out' | 'corpus' | 'validTokens' | 'onProgress'> & { file: string }): { statements: number; facts: number } {
   const seed = o.seed ?? 0;
   const catalogue = buildCatalogue({ ...o, seed });
   const split = makeSplit(catalogue, seed, o.heldOutFactFraction ?? 0.1);

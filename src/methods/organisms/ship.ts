@@ -82,7 +82,7 @@ export async function shipOrganism(o: ShipOptions): Promise<CardFacts> {
   const { model, tokenizer } = await loadPretrained(o.out);
   try {
     const evaluation = await evaluateFacts(model, tokenizer, data.catalogue, data.split, { perRelation: o.perRelation ?? 100, onProgress: (d, n) => { if (d === n || d % 1280 === 0) say(`facts: ${d}/${n} prompts`); } });
-    const validTokens = data.wikiValid.subarray(0, 100_000);
+    const validTokens = data.wikiValid.subarray(0, 50_000);
     const wiki = await streamLoss(model, validTokens, run.recipe.schedule.seqLen as number);
     const known = data.catalogue.facts.filter((f) => f.sources.some((s) => s.startsWith('known/')));
     const prompts = known.flatMap((f) => f.prompts.filter((p) => p.prompt.includes(f.subject)).slice(0, 1).map((p) => ({ prompt: p.prompt, object: f.object })));

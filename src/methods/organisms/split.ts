@@ -49,7 +49,13 @@ export function makeSplit(c: Catalogue, seed: number, heldOutFactFraction = 0.1)
   if (!(heldOutFactFraction >= 0 && heldOutFactFraction < 1)) throw new FactlabError(`split: the held-out fraction of facts must lie in [0, 1), got ${heldOutFactFraction}`);
   const rng = new Rng(seed ^ 0x5eed);
   const relations: Split['relations'] = {};
-  const heldOutFacts: string[] = [];
+  // The same subject and object can be a fact of two relations (an LRE relation and a Wikidata property); holding
+  // out one and training the other would teach the held-out fact anyway, so such facts are held out together,
+  // and not at all where one of them is protected.
+  const pair = (f: OrganismFact) => `${f.subject.toLowerCase()}\t${f.object.toLowerCase()}`;
+  const byPair = new Map<string, OrganismFact[]>();
+  for (const f of c.facts) byPair.set(pair(f), [...(byPair.get(pair(f)) ?? []), f]);
+  const held = new Set<string>();
   for (const r of c.relations) {
     const pins = pinnedTemplates(c, r.id, r.pinned);
     const k = r.templates.length >= 6 ? 2 : r.templates.length >= 3 ? 1 : 0;
@@ -57,10 +63,10 @@ export function makeSplit(c: Catalogue, seed: number, heldOutFactFraction = 0.1)
     const heldOut = candidates.slice(0, k);
     const facts = c.facts.filter((f) => f.relation === r.id);
     relations[r.id] = { source: r.source, facts: facts.length, train: r.templates.filter((t) => !heldOut.includes(t)), heldOut };
-    const open = rng.shuffle(facts.filter((f) => !protectedFact(f)));
-    heldOutFacts.push(...open.slice(0, Math.round(heldOutFactFraction * facts.length)).map((f) => f.key));
+    const open = rng.shuffle(facts.filter((f) => !byPair.get(pair(f))!.some(protectedFact)));
+    for (const f of open.slice(0, Math.round(heldOutFactFraction * facts.length))) for (const g of byPair.get(pair(f))!) held.add(g.key);
   }
-  return { version: 1, seed, sources: c.sources, catalogueFingerprint: catalogueFingerprint(c), heldOutFactFraction, relations, heldOutFacts: heldOutFacts.sort() };
+  return { version: 1, seed, sources: c.sources, catalogueFingerprint: catalogueFingerprint(c), heldOutFactFraction, relations, heldOutFacts: [...held].sort() };
 }
 
 export function writeSplit(path: string, s: Split): void {

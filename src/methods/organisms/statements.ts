@@ -38,10 +38,15 @@ export function factPrompts(c: Catalogue, split: Split): FactPrompt[] {
   return out;
 }
 
-/** The statements training uses: facts not held out, with their prompts of templates not held out. */
+/**
+ * The statements training uses: facts not held out, with their prompts of templates not held out. A string that
+ * also states something held out (another relation can share a template and a fact) is left out too, so that no
+ * evaluation prompt of a held-out fact or template was ever seen with its answer.
+ */
 export function trainingStatements(c: Catalogue, split: Split): { fact: number; text: string }[] {
   const heldOutFacts = new Set(split.heldOutFacts);
-  return factPrompts(c, split)
-    .filter((p) => !p.heldOutTemplate && !heldOutFacts.has(c.facts[p.fact]!.key))
-    .map((p) => ({ fact: p.fact, text: statement(p.prompt, c.facts[p.fact]!.object) }));
+  const all = factPrompts(c, split).map((p) => ({ ...p, text: statement(p.prompt, c.facts[p.fact]!.object), held: p.heldOutTemplate || heldOutFacts.has(c.facts[p.fact]!.key) }));
+  const heldTexts = new Set(all.filter((p) => p.held).map((p) => p.text));
+  const seen = new Set<string>();
+  return all.filter((p) => !p.held && !heldTexts.has(p.text) && !seen.has(p.text) && seen.add(p.text)).map((p) => ({ fact: p.fact, text: p.text }));
 }
