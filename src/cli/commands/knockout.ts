@@ -15,10 +15,10 @@ import {
   knockoutFact, meanActivations, parseSourceSets, pathBlockingChart, pathBlockFact, type KnockoutMethod, type KnockoutSummary,
 } from '../../methods/knockout/index.js';
 import { emit, progressBar, table } from '../output.js';
-import { intArg } from '../options.js';
+import { intArg, MODEL_HELP, resolveModel } from '../options.js';
 
 interface Opts {
-  model: string; out: string; prompt?: string; subject?: string; altSubject?: string; dataset?: string; methods?: string; sets: string; window: number;
+  model?: string; out: string; prompt?: string; subject?: string; altSubject?: string; dataset?: string; methods?: string; sets: string; window: number;
   corpus: string; meanDocs: number; meanTokens: number; pathBlocking?: boolean; components?: string; batchSize: number; eosPrefix: boolean; mask: boolean;
   seed: number; limit?: number; allFacts?: boolean; restart?: boolean; json?: boolean;
 }
@@ -105,7 +105,7 @@ function datasetText(s: KnockoutSummary, files: string[]): string {
 export function registerKnockout(program: Command): void {
   program.command('knockout')
     .description('knock out the flow from subject, subject-last, non-subject or last tokens to the last token over a window of layers (the paper\'s mean-ablation for Mamba, an exact cut for both architectures), and path blocking')
-    .requiredOption('-m, --model <dir>', 'Hugging Face model directory (config.json, weights, tokenizer.json)')
+    .option('-m, --model <dir>', MODEL_HELP)
     .requiredOption('-o, --out <dir>', 'output folder: JSON, SVG and PNG figures, and the cache of a data set run')
     .option('-p, --prompt <text>', 'one prompt')
     .option('-s, --subject <text>', 'the subject, as it occurs in the prompt')
@@ -130,6 +130,7 @@ export function registerKnockout(program: Command): void {
     .action(async (o: Opts) => {
       if (!!o.prompt === !!o.dataset) throw new FactlabError('give either --prompt (with --subject) or --dataset');
       if (o.pathBlocking && o.prompt) throw new FactlabError('--path-blocking is for --dataset; with --prompt give --alt-subject');
+      o.model = resolveModel(o.model);
       const { model, tokenizer } = await loadPretrained(o.model);
       try {
         const name = basename(resolve(o.model));
