@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { FactlabError } from '../../tensor/errors.js';
 import { findSubjectSpan, loadTokenizer, subjectSpanInOffsets, tokenSpanForChars, type FactTokenizer } from './index.js';
 import { knownRecords, neoxTokenizerPath, skipWithoutData } from '../shared-data.js';
+import { romeFindTokenRange } from './rome-token-range.js';
 
 let neoxCache: Promise<FactTokenizer> | undefined;
 const neox = () => (neoxCache ??= loadTokenizer(neoxTokenizerPath!));
@@ -10,21 +11,6 @@ const neox = () => (neoxCache ??= loadTokenizer(neoxTokenizerPath!));
 const expectError = (fn: () => unknown, ...parts: string[]) =>
   assert.throws(fn, (e: unknown) => e instanceof FactlabError && parts.every((p) => e.message.includes(p)));
 
-/** ROME's find_token_range, written independently: decode each token alone, join, and count characters. */
-function romeFindTokenRange(tok: FactTokenizer, ids: number[], subject: string): { start: number; end: number } | null {
-  const pieces = ids.map((id) => tok.decode([id]));
-  if (pieces.some((p) => p.includes('\uFFFD'))) return null;
-  const whole = pieces.join('');
-  const at = whole.indexOf(subject);
-  let loc = 0;
-  let start = -1;
-  for (let i = 0; i < pieces.length; i++) {
-    loc += pieces[i]!.length;
-    if (start < 0 && loc > at) start = i;
-    if (loc >= at + subject.length) return { start, end: i + 1 };
-  }
-  return null;
-}
 
 test('subject spans on all 1209 known_1000 records', { skip: skipWithoutData }, async () => {
   const tok = await neox();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { FactlabError } from '../../tensor/errors.js';
 import { knownRecords, sharedPath, skipWithoutData } from '../shared-data.js';
 import { textPrefix } from '../text-stream.js';
+import { romeFindTokenRange } from './rome-token-range.js';
 import {
   findSubjectSpan, loadTokenizer, serializeTokenizerJson, tokenizerFromJson, trainByteLevelBpe, writeTokenizerDir, writeTokenizerJson,
   type FactTokenizer, type Offset, type TokenizerJson,
@@ -54,20 +55,6 @@ function checkTiling(text: string, offsets: Offset[]) {
   }
 }
 
-/** ROME's find_token_range, written independently: decode each token alone, join, and count characters. */
-function romeFindTokenRange(tok: FactTokenizer, ids: number[], subject: string): { start: number; end: number } | null {
-  const pieces = ids.map((id) => tok.decode([id]));
-  if (pieces.some((p) => p.includes('\uFFFD'))) return null;
-  const at = pieces.join('').indexOf(subject);
-  let loc = 0;
-  let start = -1;
-  for (let i = 0; i < pieces.length; i++) {
-    loc += pieces[i]!.length;
-    if (start < 0 && loc > at) start = i;
-    if (loc >= at + subject.length) return { start, end: i + 1 };
-  }
-  return null;
-}
 
 test('a trained tokenizer loads with the Hugging Face library: size, end of text at id 0', { skip: skipWithoutData }, async () => {
   const { tok } = await trainedTokenizer();
