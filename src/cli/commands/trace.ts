@@ -24,10 +24,14 @@ function traceOptions(o: Opts): TraceOptions {
   return { sites: o.sites?.split(',').map((s) => s.trim()).filter(Boolean), window: o.window, corruption, seed: o.seed, mask: o.mask, batchSize: o.batchSize, reuse: o.reuse };
 }
 
-/** Where a matrix peaks: the token and layer of its largest value. */
+/**
+ * Where a matrix peaks: the token and layer of its largest value. A matrix without a finite value (no fact traced,
+ * or high = low so that every effect is 0/0) says so instead of printing −Infinity.
+ */
 function peak(rows: readonly string[], values: readonly (readonly number[] | null)[]): string {
   let best = { v: -Infinity, r: 0, l: 0 };
-  values.forEach((row, r) => row?.forEach((v, l) => { if (v > best.v) best = { v, r, l }; }));
+  values.forEach((row, r) => row?.forEach((v, l) => { if (Number.isFinite(v) && v > best.v) best = { v, r, l }; }));
+  if (best.v === -Infinity) return 'no finite value (nothing traced, or the corruption does not change p(answer))';
   return `${best.v.toFixed(3)} at ${JSON.stringify(rows[best.r])}, layer ${best.l}`;
 }
 
