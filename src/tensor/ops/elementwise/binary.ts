@@ -9,7 +9,7 @@ import { forEachBroadcastRow } from '../../backends/cpu/broadcast-rows.js';
 import { mapElements } from '../../backends/webgpu/elementwise.js';
 
 /** Elementwise arithmetic with NumPy broadcasting; a number operand becomes a scalar tensor on the other's backend. */
-type Fn = (x: number, y: number) => number;
+type Name = 'add' | 'sub' | 'mul' | 'div';
 
 function inferBinary(name: string) {
   return (inputs: readonly Tensor[]) => {
@@ -21,32 +21,55 @@ function inferBinary(name: string) {
   };
 }
 
-function cpuBinary(fn: Fn) {
+type F32 = Float32Array;
+/**
+ * Every op has its own loops (same shapes; one broadcast row with steps), rather than one loop calling the
+ * arithmetic per element: a shared call site goes megamorphic and runs several times slower (see unary.ts).
+ */
+const LOOPS: Record<Name, [(x: F32, y: F32, o: F32) => void, (x: F32, y: F32, o: F32, oi: number, ai: number, as: number, bi: number, bs: number, len: number) => void]> = {
+  add: [
+    (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i]! + y[i]!; },
+    (x, y, o, oi, ai, as, bi, bs, len) => { for (let j = 0; j < len; j++) o[oi + j] = x[ai + j * as]! + y[bi + j * bs]!; },
+  ],
+  sub: [
+    (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i]! - y[i]!; },
+    (x, y, o, oi, ai, as, bi, bs, len) => { for (let j = 0; j < len; j++) o[oi + j] = x[ai + j * as]! - y[bi + j * bs]!; },
+  ],
+  mul: [
+    (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i]! * y[i]!; },
+    (x, y, o, oi, ai, as, bi, bs, len) => { for (let j = 0; j < len; j++) o[oi + j] = x[ai + j * as]! * y[bi + j * bs]!; },
+  ],
+  div: [
+    (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i]! / y[i]!; },
+    (x, y, o, oi, ai, as, bi, bs, len) => { for (let j = 0; j < len; j++) o[oi + j] = x[ai + j * as]! / y[bi + j * bs]!; },
+  ],
+};
+
+function cpuBinary(name: Name) {
+  const [same, row] = LOOPS[name];
   return ({ inputs, outputs }: { inputs: readonly Tensor[]; outputs: readonly Tensor[] }) => {
     const [a, b] = inputs as [Tensor, Tensor];
     const x = cpuF32(a), y = cpuF32(b), o = cpuF32(outputs[0]!);
-    if (sameShape(a.shape, b.shape)) { for (let i = 0; i < o.length; i++) o[i] = fn(x[i]!, y[i]!); return; }
-    forEachBroadcastRow(outputs[0]!.shape, a.shape, b.shape, (oi, ai, as, bi, bs, len) => {
-      for (let j = 0; j < len; j++) o[oi + j] = fn(x[ai + j * as]!, y[bi + j * bs]!);
-    });
+    if (sameShape(a.shape, b.shape)) { same(x, y, o); return; }
+    forEachBroadcastRow(outputs[0]!.shape, a.shape, b.shape, (oi, ai, as, bi, bs, len) => row(x, y, o, oi, ai, as, bi, bs, len));
   };
 }
 
 /** `wgsl` is the same function as a WGSL expression of v0 and v1. */
-function defineBinary(name: string, fn: Fn, wgsl: string, backward: OpDef['backward']): OpDef {
+function defineBinary(name: Name, wgsl: string, backward: OpDef['backward']): OpDef {
   return defineOp({
     name, infer: inferBinary(name), backward,
     kernels: {
-      cpu: cpuBinary(fn),
+      cpu: cpuBinary(name),
       webgpu: ({ inputs, outputs }) => mapElements({ op: name, out: outputs[0]!, inputs: inputs.map((tensor) => ({ tensor })), body: `return ${wgsl};` }),
     },
   });
 }
 
-const addOp = defineBinary('add', (x, y) => x + y, 'v0 + v1', ([g], { inputs: [a, b] }) => [sumTo(g!, a!.shape), sumTo(g!, b!.shape)]);
-const subOp = defineBinary('sub', (x, y) => x - y, 'v0 - v1', ([g], { inputs: [a, b] }) => [sumTo(g!, a!.shape), sumTo(neg(g!), b!.shape)]);
-const mulOp = defineBinary('mul', (x, y) => x * y, 'v0 * v1', ([g], { inputs: [a, b] }) => [sumTo(mul(g!, b!), a!.shape), sumTo(mul(g!, a!), b!.shape)]);
-const divOp = defineBinary('div', (x, y) => x / y, 'v0 / v1', ([g], { inputs: [a, b] }) => {
+const addOp = defineBinary('add', 'v0 + v1', ([g], { inputs: [a, b] }) => [sumTo(g!, a!.shape), sumTo(g!, b!.shape)]);
+const subOp = defineBinary('sub', 'v0 - v1', ([g], { inputs: [a, b] }) => [sumTo(g!, a!.shape), sumTo(neg(g!), b!.shape)]);
+const mulOp = defineBinary('mul', 'v0 * v1', ([g], { inputs: [a, b] }) => [sumTo(mul(g!, b!), a!.shape), sumTo(mul(g!, a!), b!.shape)]);
+const divOp = defineBinary('div', 'v0 / v1', ([g], { inputs: [a, b] }) => {
   const ga = div(g!, b!);
   return [sumTo(ga, a!.shape), sumTo(neg(mul(ga, div(a!, b!))), b!.shape)];
 });

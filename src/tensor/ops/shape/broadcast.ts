@@ -42,6 +42,8 @@ const sumToOp = defineOp<{ shape: Shape }>({
       const src = cpuData(x!), dst = cpuData(o!);
       dst.fill(0);
       forEachBroadcastRow(x!.shape, x!.shape, o!.shape, (_oi, ai, _as, bi, bs, len) => {
+        // A row summed into one element accumulates in a local (float64) rather than through the float32 output.
+        if (bs === 0) { let acc = 0; for (let j = 0; j < len; j++) acc += src[ai + j]!; dst[bi] += acc; return; }
         for (let j = 0; j < len; j++) dst[bi + j * bs] += src[ai + j]!;
       });
     },
