@@ -21,8 +21,9 @@ const files = [];
 })(root);
 const filters = process.argv.slice(2);
 const chosen = files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
-// Tests of the WebGPU backend itself need an adapter: they run only in the WebGPU pass.
-const webgpuOnly = (f) => f.includes(`${sep}backends${sep}webgpu${sep}`);
+// Tests of the WebGPU backend itself, and `*.gpu.test.js` files anywhere (a model or method on the GPU against the
+// CPU), need an adapter: they run only in the WebGPU pass.
+const webgpuOnly = (f) => f.includes(`${sep}backends${sep}webgpu${sep}`) || f.endsWith('.gpu.test.js');
 const onBothBackends = (f) => f.endsWith(`${sep}ops${sep}ops.test.js`);
 const cpuFiles = chosen.filter((f) => !webgpuOnly(f));
 const gpuFiles = chosen.filter((f) => webgpuOnly(f) || onBothBackends(f));
