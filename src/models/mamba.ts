@@ -23,6 +23,10 @@ import { checkIds, floatMask, lastPosition, param, startResidual } from './commo
  * intermediate of the block (see sites.ts). With an attention mask, padded positions are zeroed at the input of
  * in_proj and at the input of the scan, as transformers 5 does: left padding is then exact, since a zero input
  * leaves the state at zero.
+ *
+ * Flow cuts (`HookRunner.cuts`) are applied to the scan output before `mixer.hook_s` (see mamba-cuts.ts): the
+ * hooks before it show the clean conv and scan inputs, and a cut target's conv output is recomputed from
+ * `mixer.hook_x` without its sources, so a patch of `mixer.hook_conv` at a cut target does not reach its scan.
  */
 export class MambaModel implements LanguageModel {
   readonly sites = MAMBA_SITES;
