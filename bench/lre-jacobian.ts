@@ -13,14 +13,11 @@ import { iclPrompt } from '../src/methods/lre/prompts.js';
 import { hToZ, readHz } from '../src/methods/lre/probe.js';
 import { jacobian } from '../src/tensor/jacobian.js';
 import { threadCount } from '../src/tensor/backends/cpu/wasm.js';
-import { setBackend } from '../src/tensor/backends/current.js';
+import { useBackend } from '../src/tensor/backends/by-name.js';
 
 const d = Number(process.argv[2] ?? 256), L = Number(process.argv[3] ?? 4), backend = process.argv[4] ?? 'cpu';
 const chunks = (process.argv[5] ?? `1,16,64,${d}`).split(',').map(Number);
-if (backend === 'webgpu') {
-  const { initWebGPU } = await import('../src/tensor/backends/webgpu/webgpu-backend.js');
-  setBackend(await initWebGPU());
-} else if (backend !== 'cpu') throw new Error(`backend must be cpu or webgpu, got ${backend}`);
+await useBackend(backend, 'the backend argument');
 const tok = byteTokenizer();
 const examples = [{ subject: 'France', object: 'Paris' }, { subject: 'Japan', object: 'Tokyo' }, { subject: 'Peru', object: 'Lima' }, { subject: 'Chile', object: 'Santiago' }];
 const rows: Record<string, unknown>[] = [];

@@ -22,7 +22,7 @@ import { loadTokenizer } from '../src/io/tokenizer/index.js';
 import { neoxTokenizerPath, sharedPath } from '../src/io/shared-data.js';
 import { randomModel } from '../src/models/random.js';
 import { saveModel } from '../src/models/save.js';
-import { setBackend } from '../src/tensor/backends/current.js';
+import { useBackend } from '../src/tensor/backends/by-name.js';
 import { textCorpus, wikitextCorpus } from '../src/methods/data/corpus.js';
 import { RomeEditor } from '../src/methods/rome/editor.js';
 import { editTarget } from '../src/methods/rome/modules.js';
@@ -41,13 +41,6 @@ const REQUEST = { prompt: '{} is located in the city of', subject: 'The Eiffel T
 
 interface Opts { preset: string; tokens: number; backend: string; python: string; device: string; threads: number; reference: boolean }
 
-async function selectBackend(name: string): Promise<void> {
-  if (name === 'cpu') return;
-  if (name !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got ${name}`);
-  const path = '../src/tensor/backends/webgpu/webgpu-backend.js';
-  const mod = await import(path) as { initWebGPU: () => Promise<Parameters<typeof setBackend>[0]> };
-  setBackend(await mod.initWebGPU());
-}
 
 /** The batches secondMoments forms: documents in order while (count + 1)·longest ≤ BATCH_TOKENS. */
 function batches(docs: number[][]): number[][][] {
@@ -82,7 +75,7 @@ async function main(): Promise<void> {
   const preset = PRESETS[o.preset];
   if (!preset) throw new Error(`unknown preset ${o.preset}`);
   if (!neoxTokenizerPath) throw new Error('the shared data (GPT-NeoX tokenizer, WikiText-103) was not found: set FACTLAB_SHARED_DATA');
-  await selectBackend(o.backend);
+  await useBackend(o.backend, '--backend');
   const config = parseConfig(preset, o.preset) as MambaConfig;
   const tok = await loadTokenizer(neoxTokenizerPath);
   const model = randomModel(config, 0);

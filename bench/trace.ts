@@ -23,7 +23,7 @@ import { Command } from 'commander';
 import { parseConfig, type MambaConfig } from '../src/io/config/config.js';
 import { randomModel } from '../src/models/random.js';
 import { saveModel } from '../src/models/save.js';
-import { setBackend } from '../src/tensor/backends/current.js';
+import { useBackend } from '../src/tensor/backends/by-name.js';
 import { Rng } from '../src/tensor/random.js';
 import { traceInput, tracePatches } from '../src/methods/tracing/trace.js';
 import { baseline, planBatches } from '../src/methods/tracing/engine.js';
@@ -53,14 +53,6 @@ function facts(n: number, T: number, vocab: number): TraceInput[] {
   });
 }
 
-async function selectBackend(name: string): Promise<void> {
-  if (name === 'cpu') return;
-  if (name !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got ${name}`);
-  // Imported by path at run time: the WebGPU backend is being built beside this benchmark.
-  const path = '../src/tensor/backends/webgpu/webgpu-backend.js';
-  const mod = await import(path) as { initWebGPU: () => Promise<Parameters<typeof setBackend>[0]> };
-  setBackend(await mod.initWebGPU());
-}
 
 const median = (x: readonly number[]) => {
   const s = [...x].sort((a, b) => a - b), m = Math.floor(s.length / 2);
@@ -85,7 +77,7 @@ async function main(): Promise<void> {
   if (!preset) throw new Error(`unknown preset ${o.preset}`);
   const modes = o.modes.split(',') as Mode[];
   for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m}`);
-  await selectBackend(o.backend);
+  await useBackend(o.backend, '--backend');
   const config = parseConfig(preset, o.preset) as MambaConfig;
   const model = randomModel(config, 0);
   const sites = SITES.map((s) => resolveTraceSite(config, s));

@@ -11,9 +11,7 @@ import { registerTrainTokenizer } from './commands/train-tokenizer.js';
 import { registerTrain } from './commands/train.js';
 import { registerOrganisms } from './commands/organisms.js';
 import { reportError } from './output.js';
-import { FactlabError } from '../tensor/errors.js';
-import { setBackend } from '../tensor/backends/current.js';
-import { initWebGPU } from '../tensor/backends/webgpu/webgpu-backend.js';
+import { useBackend } from '../tensor/backends/by-name.js';
 
 const program = new Command('factlab')
   .description('Locate and edit factual associations in Mamba and transformer language models.')
@@ -35,9 +33,7 @@ registerTrain(program);
 
 try {
   // FACTLAB_BACKEND=webgpu runs every verb's tensors on the GPU (Dawn through the `webgpu` package); the default is the CPU.
-  const backend = process.env.FACTLAB_BACKEND ?? 'cpu';
-  if (backend === 'webgpu') setBackend(await initWebGPU());
-  else if (backend !== 'cpu') throw new FactlabError(`FACTLAB_BACKEND must be cpu or webgpu, got "${backend}"`);
+  await useBackend(process.env.FACTLAB_BACKEND ?? 'cpu', 'FACTLAB_BACKEND');
   await program.parseAsync(process.argv);
 } catch (e) {
   // commander has already printed its own usage errors; --help and --version end here with code 0.

@@ -3,8 +3,7 @@ import { sharedData } from '../../io/shared-data.js';
 import { FactlabError } from '../../tensor/errors.js';
 import { prepareData, writeStatementsText } from '../../methods/organisms/prepare.js';
 import { renderShippedCard, shipOrganism } from '../../methods/organisms/ship.js';
-import { setBackend } from '../../tensor/backends/current.js';
-import { initWebGPU } from '../../tensor/backends/webgpu/webgpu-backend.js';
+import { useBackend } from '../../tensor/backends/by-name.js';
 import { emit } from '../output.js';
 import { floatArg, intArg } from '../options.js';
 
@@ -62,8 +61,7 @@ export function registerOrganisms(program: Command): void {
     .option('--backend <name>', 'where the evaluation runs: cpu or webgpu', 'cpu')
     .option('--json', 'machine-readable output')
     .action(async (o: { run: string; data: string; out: string; name?: string; sibling: string; perRelation: number; command?: string[]; cardOnly?: boolean; backend: string; json?: boolean }) => {
-      if (o.backend !== 'cpu' && o.backend !== 'webgpu') throw new FactlabError(`--backend must be cpu or webgpu, got "${o.backend}"`);
-      if (o.backend === 'webgpu') setBackend(await initWebGPU());
+      await useBackend(o.backend, '--backend');
       const name = o.name ?? o.out.replace(/\/+$/, '').split('/').pop()!;
       const facts = o.cardOnly
         ? renderShippedCard(o.out)

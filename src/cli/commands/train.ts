@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { FactlabError } from '../../tensor/errors.js';
-import { setBackend } from '../../tensor/backends/current.js';
+import { useBackend } from '../../tensor/backends/by-name.js';
 import { threadCount } from '../../tensor/backends/cpu/wasm.js';
-import { initWebGPU } from '../../tensor/backends/webgpu/webgpu-backend.js';
+import { WebGPUBackend } from '../../tensor/backends/webgpu/webgpu-backend.js';
 import { ARCHS, isPreset, PRESETS, type Arch } from '../../methods/train/presets.js';
 import { runTraining } from '../../methods/train/run.js';
 import { readPreparedData } from '../../methods/organisms/data-dir.js';
@@ -47,13 +47,8 @@ export function registerTrain(program: Command): void {
       if (!ARCHS.includes(o.arch as Arch)) throw new FactlabError(`--arch must be ${ARCHS.join(' or ')}, got "${o.arch}"`);
       if (!isPreset(o.preset)) throw new FactlabError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${o.preset}"`);
       if (o.warmup > o.steps) throw new FactlabError(`--warmup ${o.warmup} is more than --steps ${o.steps}`);
-      if (o.backend !== 'cpu' && o.backend !== 'webgpu') throw new FactlabError(`--backend must be cpu or webgpu, got "${o.backend}"`);
-      let device = `CPU (${cpus()[0]?.model ?? 'unknown'}, ${threadCount()} threads)`;
-      if (o.backend === 'webgpu') {
-        const gpu = await initWebGPU();
-        setBackend(gpu);
-        device = gpu.description;
-      }
+      const be = await useBackend(o.backend, '--backend');
+      const device = be instanceof WebGPUBackend ? be.description : `CPU (${cpus()[0]?.model ?? 'unknown'}, ${threadCount()} threads)`;
       const data = readPreparedData(o.data);
       const { training, plan } = buildMix(data, { factShare: o.factShare, seed: o.mixSeed });
       const planned = exposures(plan, o.steps * o.batchSize * o.seqLen);
