@@ -144,39 +144,23 @@ ${HEAD}
       });
     }
     // ∂k[j] = Σ_i dS[i, j]·q[i] and ∂v[j] = Σ_i P[i, j]·gOut[i]: one invocation per key element, summing over queries.
-    launch({
+    const keyGrad = (w: Tensor, wName: string, x: Tensor, xName: string, out: Tensor, outName: string, width: 'dk' | 'dv', n: number) => launch({
       op: 'causalAttentionBackward',
-      operands: [{ name: 'dS', tensor: dS }, { name: 'q', tensor: q }, { name: 'gk', tensor: gk, write: true }],
+      operands: [{ name: wName, tensor: w }, { name: xName, tensor: x }, { name: outName, tensor: out, write: true }],
       u32,
       code: `
 fn item(x: u32) {
-  let e = x % P.dk;
-  let j = (x / P.dk) % P.S;
-  let bh = x / (P.dk * P.S);
+  let e = x % P.${width};
+  let j = (x / P.${width}) % P.S;
+  let bh = x / (P.${width} * P.S);
   var acc = 0.0;
-  for (var i = 0u; i < P.T; i = i + 1u) { acc = acc + ld_dS((bh * P.T + i) * P.S + j) * ld_q((bh * P.T + i) * P.dk + e); }
-  st_gk(x, acc);
+  for (var i = 0u; i < P.T; i = i + 1u) { acc = acc + ld_${wName}((bh * P.T + i) * P.S + j) * ld_${xName}((bh * P.T + i) * P.${width} + e); }
+  st_${outName}(x, acc);
 }`,
-      items: { count: B * H * S * dk },
+      items: { count: B * H * S * n },
     });
-    if (gOut) {
-      launch({
-        op: 'causalAttentionBackward',
-        operands: [{ name: 'probs', tensor: probs }, { name: 'gOut', tensor: gOut }, { name: 'gv', tensor: gv, write: true }],
-        u32,
-        code: `
-fn item(x: u32) {
-  let e = x % P.dv;
-  let j = (x / P.dv) % P.S;
-  let bh = x / (P.dv * P.S);
-  var acc = 0.0;
-  for (var i = 0u; i < P.T; i = i + 1u) { acc = acc + ld_probs((bh * P.T + i) * P.S + j) * ld_gOut((bh * P.T + i) * P.dv + e); }
-  st_gv(x, acc);
-}`,
-        items: { count: B * H * S * dv },
-      });
-    } else {
-      zeroFill(gv);
-    }
+    keyGrad(dS, 'dS', q, 'q', gk, 'gk', 'dk', dk);
+    if (gOut) keyGrad(probs, 'probs', gOut, 'gOut', gv, 'gv', 'dv', dv);
+    else zeroFill(gv);
   });
 }
