@@ -95,7 +95,7 @@ export async function knockoutDataset(model: LanguageModel, tok: FactTokenizer, 
       }
       return { key: fact.key, status: 'done', result };
     },
-  }, { ...o, onProgress: o.onProgress && ((e) => o.onProgress!(e)) });
+  }, o);
   const results = run.done.map((d) => d.result);
   const knocked = results.map((r) => r.knockout);
   const knockout = averageKnockout(knocked);
