@@ -14,6 +14,7 @@ import { hToZ, readHz } from '../src/methods/lre/probe.js';
 import { jacobian } from '../src/tensor/jacobian.js';
 import { threadCount } from '../src/tensor/backends/cpu/wasm.js';
 import { useBackend } from '../src/tensor/backends/by-name.js';
+import { FactlabError } from '../src/tensor/errors.js';
 
 const d = Number(process.argv[2] ?? 256), L = Number(process.argv[3] ?? 4), backend = process.argv[4] ?? 'cpu';
 const chunks = (process.argv[5] ?? `1,16,64,${d}`).split(',').map(Number);
@@ -32,10 +33,19 @@ for (const arch of ['mamba', 'gpt_neox']) {
   let reference: ArrayLike<number> | null = null;
   for (const chunk of chunks) {
     const t = performance.now();
-    const J = jacobian(f, h, { chunk });
-    const data = await J.data();
+    let data: ArrayLike<number>;
+    try {
+      const J = jacobian(f, h, { chunk });
+      data = await J.data();
+      J.dispose();
+    } catch (e) {
+      // A pass too large for the GPU is a finding to record (the operand and the binding limit), not a crash.
+      if (!(e instanceof FactlabError)) throw e;
+      rows.push({ arch, d, layers: L, tokens: p.ids.length, chunk, passes: Math.ceil(d / chunk), error: e.message });
+      console.log(JSON.stringify(rows[rows.length - 1]));
+      continue;
+    }
     const ms = performance.now() - t;
-    J.dispose();
     let diff = 0;
     if (reference) for (let i = 0; i < data.length; i++) diff = Math.max(diff, Math.abs(data[i]! - reference[i]!));
     else reference = data;
@@ -51,4 +61,4 @@ mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/lre-jacobian-${date.slice(0, 10)}.json`, JSON.stringify({ date, machine, command, rows }, null, 1));
 appendFileSync('bench/results/lre-jacobian.md', [`\n### ${date.slice(0, 16)} UTC — backend ${backend}; ${machine.cpu}, ${machine.cores} cores, ${machine.threads} threads, Node ${machine.node}, load average ${machine.loadAverage.join(' ')}`, '', `Command: \`${command}\` — one ${d}×${d} Jacobian of z (last layer, last token) with respect to h (layer ${Math.floor(L / 2)}, subject's last token), ${rows[0]!.tokens}-token prompt.`, '',
   '| model | rows per pass | passes | time | max \\|Δ\\| vs one row per pass |', '|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.arch} | ${r.chunk} | ${r.passes} | ${r.ms} ms | ${(r.maxDiffVsChunk1 as number).toExponential(1)} |`), ''].join('\n'));
+  ...rows.map((r) => (r.error ? `| ${r.arch} | ${r.chunk} | ${r.passes} | fails: ${r.error} | |` : `| ${r.arch} | ${r.chunk} | ${r.passes} | ${r.ms} ms | ${(r.maxDiffVsChunk1 as number).toExponential(1)} |`)), ''].join('\n'));

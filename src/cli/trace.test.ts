@@ -42,6 +42,16 @@ test('factlab trace --prompt writes every number and a figure per site', { skip:
   }
 });
 
+test('factlab trace --prompt without --alt-subject swaps in a known_1000 subject that changes the prediction, and says which', { skip: skipWithoutData }, async () => {
+  const model = await modelDir();
+  const r = cli('trace', '--model', model, '--out', tmp(), '--prompt', 'The Eiffel Tower is located in', '--subject', 'Eiffel Tower', '--sites', 'residual', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const alt = /swapping in "([^"]+)"/.exec(r.stderr)?.[1];
+  assert.ok(alt, r.stderr);
+  assert.equal(JSON.parse(r.stdout).altSubject, alt);
+  assert.ok(JSON.parse(r.stdout).high !== JSON.parse(r.stdout).low);
+});
+
 test('factlab trace --dataset resumes: a run with --limit, then without, gives the summary of one whole run', { skip: skipWithoutData }, async () => {
   const model = await modelDir();
   const data = join(tmp(), 'facts.jsonl');
@@ -70,7 +80,7 @@ test('factlab trace errors are one line', { skip: skipWithoutData }, async () =>
   const cases: [string[], RegExp][] = [
     [['--prompt', 'The Eiffel Tower is in', '--subject', 'Big Ben', '--alt-subject', 'X'], /^factlab: subject "Big Ben" does not occur in prompt "The Eiffel Tower is in"\n$/],
     [['--prompt', 'The Eiffel Tower is in', '--subject', 'Eiffel Tower', '--alt-subject', 'X', '--sites', 'residual,mlp'], /^factlab: unknown trace site "mlp" for a mamba model: use residual, s, g, o or a per-layer hook site \(/],
-    [['--prompt', 'The Eiffel Tower is in', '--subject', 'Eiffel Tower'], /^factlab: subject swap needs an alternative subject/],
+    [['--prompt', 'The Eiffel Tower is in', '--subject', 'Eiffel Tower', '--alt-subject', ''], /^factlab: subject swap needs an alternative subject/],
     [['--dataset', bad], /^factlab: bad dataset file .*bad.json: record 0 has no "prompt" or "template" string\n$/],
     [['--dataset', bad, '--prompt', 'x'], /^factlab: give either --prompt \(with --subject\) or --dataset\n$/],
   ];

@@ -106,7 +106,7 @@ export function registerKnockout(program: Command): void {
   program.command('knockout')
     .description('knock out the flow from subject, subject-last, non-subject or last tokens to the last token over a window of layers (the paper\'s mean-ablation for Mamba, an exact cut for both architectures), and path blocking')
     .option('-m, --model <dir>', MODEL_HELP)
-    .requiredOption('-o, --out <dir>', 'output folder: JSON, SVG and PNG figures, and the cache of a data set run')
+    .option('-o, --out <dir>', 'output folder: JSON, SVG and PNG figures, and the cache of a data set run', 'knockout-results')
     .option('-p, --prompt <text>', 'one prompt')
     .option('-s, --subject <text>', 'the subject, as it occurs in the prompt')
     .option('--alt-subject <text>', 'with --prompt: also run path blocking with this subject in the corrupted prompt')

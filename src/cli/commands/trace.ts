@@ -7,9 +7,10 @@ import { FactlabError } from '../../tensor/errors.js';
 import { loadFacts, isNontrivialPrefix } from '../../methods/data/index.js';
 import { writeJsonAtomic } from '../../methods/data/cache.js';
 import {
-  averageHeatmap, factHeatmap, factTrace, normalise, prepareFact, resolveSites, traceDataset, traceInput, writeFigure,
+  averageHeatmap, factHeatmap, factTrace, normalise, pickAlternative, prepareFact, resolveSites, traceDataset, traceInput, writeFigure,
   SIX_ROWS, type Corruption, type DatasetSummary, type FactTrace, type Normalisation, type TraceOptions, type TraceSite,
 } from '../../methods/tracing/index.js';
+import { sharedPath } from '../../io/shared-data.js';
 import { emit, progressBar, table } from '../output.js';
 import { choice, floatArg, intArg, MODEL_HELP, resolveModel } from '../options.js';
 
@@ -35,10 +36,28 @@ function peak(rows: readonly string[], values: readonly (readonly number[] | nul
   return `${best.v.toFixed(3)} at ${JSON.stringify(rows[best.r])}, layer ${best.l}`;
 }
 
+/**
+ * Without --alt-subject, subject swap takes a subject of known_1000 (the same template first) that changes the model's
+ * prediction, and says which; without the shared data, or when none qualifies, the corruption becomes noise.
+ */
+async function autoAlternative(o: Opts, model: LanguageModel, tok: FactTokenizer, opts: TraceOptions): Promise<string | undefined> {
+  if (opts.corruption?.kind !== 'swap') return undefined;
+  const knownPath = sharedPath('known', 'known_1000.json');
+  const choice = knownPath ? await pickAlternative(model, tok, o.prompt!, o.subject!, loadFacts(knownPath), { seed: o.seed, mask: o.mask }) : null;
+  if (choice) {
+    process.stderr.write(`factlab: no --alt-subject: swapping in ${JSON.stringify(choice.alt)} (a known_1000 subject${choice.sameTemplate ? ' of the same template' : ''} that changes the prediction)\n`);
+    return choice.alt;
+  }
+  process.stderr.write(`factlab: no --alt-subject${knownPath ? ' and no known_1000 subject changes the prediction' : ' and no shared data'}: corrupting with noise instead (--corruption noise)\n`);
+  o.corruption = 'noise';
+  Object.assign(opts, traceOptions(o));
+  return undefined;
+}
+
 async function single(o: Opts, model: LanguageModel, tok: FactTokenizer, sites: TraceSite[], name: string): Promise<void> {
   if (!o.subject) throw new FactlabError('--prompt needs --subject');
   const opts = traceOptions(o);
-  const q = { prompt: o.prompt!, subject: o.subject, object: o.object, altSubject: o.altSubject };
+  const q = { prompt: o.prompt!, subject: o.subject, object: o.object, altSubject: o.altSubject ?? await autoAlternative(o, model, tok, opts) };
   const prepared = await prepareFact(model, tok, q, opts);
   const bar = progressBar('patched runs');
   const r = await traceInput(model, prepared.input, sites, { ...opts, onProgress: (d, t) => bar.update(d, t) });
@@ -94,7 +113,7 @@ export function registerTrace(program: Command): void {
   program.command('trace')
     .description('causal tracing: where the clean run\'s activations restore the answer in a corrupted run (one prompt, or a data set averaged in the paper\'s six rows)')
     .option('-m, --model <dir>', MODEL_HELP)
-    .requiredOption('-o, --out <dir>', 'output folder: JSON, SVG and PNG figures, and the cache of a data set run')
+    .option('-o, --out <dir>', 'output folder: JSON, SVG and PNG figures, and the cache of a data set run', 'trace-results')
     .option('-p, --prompt <text>', 'one prompt to trace')
     .option('-s, --subject <text>', 'the subject, as it occurs in the prompt')
     .option('--object <text>', 'the expected object: reports whether the model knows it')

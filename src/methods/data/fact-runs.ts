@@ -50,13 +50,20 @@ export function datasetFingerprint(facts: readonly Fact[]): string {
 
 /** Claims `out` for these settings: a new folder, the same settings again (resume), or a refusal naming what differs. */
 function claim(out: string, settings: Record<string, unknown>, restart: boolean): void {
-  const path = join(out, 'run.json');
   if (restart) for (const p of ['facts', 'known.jsonl', 'run.json', 'summary.json']) rmSync(join(out, p), { recursive: true, force: true });
+  claimSettings(join(out, 'run.json'), settings, `${out} holds a run`);
+}
+
+/**
+ * Records the settings a cache's results depend on in `path`, or, where it already holds settings, refuses other
+ * ones (naming what differs), so that results made under different settings are never mixed.
+ */
+export function claimSettings(path: string, settings: Record<string, unknown>, what = `${path} was written by a run`): void {
   const prev = readJsonCache<Record<string, unknown>>(path, (v) => (typeof v === 'object' && v !== null ? null : 'not an object'));
   if (prev.state === 'ok') {
     const keys = [...new Set([...Object.keys(settings), ...Object.keys(prev.value)])];
     const differ = keys.filter((k) => JSON.stringify(prev.value[k]) !== JSON.stringify(settings[k]));
-    if (differ.length) throw new FactlabError(`${out} holds a run with other settings (${differ.join(', ')}); use another output folder, or restart to clear it`);
+    if (differ.length) throw new FactlabError(`${what} with other settings (${differ.join(', ')}); use another output folder, or restart to clear it`);
     return;
   }
   writeJsonAtomic(path, settings);

@@ -8,10 +8,13 @@ import { tensor } from '../../tensor/creation.js';
 import { liveTensors } from '../../tensor/lifetime.js';
 import { estimateLre } from './estimate.js';
 import { iclPrompt } from './prompts.js';
-import { hToZ, readHz } from './probe.js';
+import { hSite, hToZ, readHz } from './probe.js';
 import { reshape } from '../../tensor/ops/shape/reshape.js';
 import { LreOperator } from './operator.js';
-import { causality, faithfulness, probe } from './metrics.js';
+import { causality, causalityByRank, faithfulness, faithfulnessByBeta, probe, topK } from './metrics.js';
+import { Rng } from '../../tensor/random.js';
+import { run } from '../../interventions/run.js';
+import { mv } from './operator.js';
 import { recallAtK, tokenMatchesObject } from './match.js';
 
 const tok = byteTokenizer();
@@ -110,4 +113,67 @@ test('LRE prompts put the examples as context lines and find the query subject e
   assert.equal(p.text, '<|endoftext|>Ann plays golf\nBo plays Ann\nAnn plays');
   assert.equal(tok.decode([p.ids[p.subjectLast]!]), 'n');
   assert.equal(p.subjectLast, p.ids.length - 1 - ' plays'.length);
+});
+
+for (const [name, config] of [['mamba', mambaConfig], ['gpt-neox', neoxConfig]] as const) {
+  test(`${name}: batched causality over ranks and faithfulness over β agree with one full forward pass per edit`, async () => {
+    const model = randomModel(config, 11);
+    const before = liveTensors();
+    for (const layer of ['emb', 0, 1, 2] as const) {
+      const est = estimateLre(model, tok, '{} is', train, layer, { chunk: 16 });
+      const op = await LreOperator.from(est);
+      const subjects = ['Ab', 'Cd', 'Ef', 'Gh', 'Ij', 'Kl', 'Mn'];
+      // Every sample counts as one the model gets right, with two objects so that every sample has targets.
+      const probes = (await probe(model, tok, op, subjects.map((s) => ({ subject: s, object: '?' })))).map((p, i) => ({ ...p, object: i % 3 ? 'x' : 'y', modelCorrect: true }));
+      const ranks = [0, 3, 8, undefined];
+      const batched = await causalityByRank(model, tok, op, probes, { ranks, beta: 0.7, seed: 2, chunk: 3 });
+      // Reference: the model run whole for each edit, Δh added at h's site by an intervention.
+      for (const [ri, rank] of ranks.entries()) {
+        const rng = new Rng(2);
+        const scored = probes.filter((p) => p.modelCorrect), words: string[] = [];
+        for (const p of scored) {
+          const others = scored.filter((q) => q.object.trim().toLowerCase() !== p.object.trim().toLowerCase());
+          if (others.length === 0) continue;
+          const target = others[rng.int(others.length)]!;
+          const zo = op.apply(p.h, 0.7), zt = op.apply(target.h, 0.7);
+          const delta = mv(op.inverse(rank), zt.map((v, i) => v - zo[i]!));
+          const input = tensor(Int32Array.from(p.prompt.ids), [1, p.prompt.ids.length]), value = tensor(Float32Array.from(delta), [delta.length]);
+          const r = run(model, input, { logits: 'last', interventions: [{ site: hSite(layer), positions: [p.prompt.subjectLast], kind: 'add', value }] });
+          const logits = Array.from(await r.logits.data());
+          words.push(tok.decode([logits.indexOf(Math.max(...logits))]));
+          r.dispose(); input.dispose(); value.dispose();
+        }
+        assert.ok(words.length > 0);
+        assert.deepEqual(batched[ri]!.edits.map((e) => e.top), words, `layer ${layer}, rank ${rank}`);
+      }
+      const betas = [0, 1, 2.5];
+      const byBeta = await faithfulnessByBeta(model, tok, op, probes, { betas, k: 3 });
+      for (const [bi, beta] of betas.entries()) {
+        for (const [i, p] of probes.filter((q) => q.modelCorrect).entries()) {
+          const zt = tensor(Float32Array.from(op.apply(p.h, beta)), [1, 16]);
+          const logits = model.unembed(zt);
+          const v = Array.from(await logits.data());
+          zt.dispose(); logits.dispose();
+          const sorted = v.map((x, id) => [x, id] as const).sort((a, b) => b[0] - a[0]).slice(0, 3).map(([, id]) => tok.decode([id]));
+          assert.deepEqual(byBeta[bi]!.predictions[i]!.top, sorted, `layer ${layer}, β ${beta}`);
+        }
+      }
+      est.dispose();
+    }
+    assert.equal(liveTensors(), before, 'tensors left alive');
+    model.dispose();
+  });
+}
+
+test('topK finds the k largest in order, within a range', () => {
+  const rng = new Rng(4);
+  for (let trial = 0; trial < 50; trial++) {
+    const v = Array.from({ length: 40 }, () => Math.round(rng.uniform() * 20));
+    const from = trial % 7, to = 40 - (trial % 5);
+    for (const k of [1, 2, 3]) {
+      const got = topK(v, k, from, to).map((i) => v[from + i]!);
+      const want = v.slice(from, to).sort((a, b) => b - a).slice(0, k);
+      assert.deepEqual(got, want);
+    }
+  }
 });

@@ -4,7 +4,7 @@ import type { LanguageModel } from '../../models/model.js';
 import type { FactTokenizer } from '../../io/tokenizer/index.js';
 import { run } from '../../interventions/run.js';
 import { iclPrompt, type IclPrompt } from './prompts.js';
-import { hSite, readHz } from './probe.js';
+import { hSite, hToZ, vectorAt } from './probe.js';
 import type { LreOperator } from './operator.js';
 import { mv } from './operator.js';
 import { recallAtK, tokenMatchesObject } from './match.js';
@@ -21,14 +21,18 @@ export interface Probe {
   modelCorrect: boolean;
 }
 
-function topK(logits: ArrayLike<number>, k: number): number[] {
+/** Indices of the k largest values, largest first, in one pass (k is small: 1 to 3). */
+export function topK(values: ArrayLike<number>, k: number, from = 0, to = values.length): number[] {
   const idx: number[] = [];
-  for (let i = 0; i < logits.length; i++) {
-    idx.push(i);
-    idx.sort((a, b) => logits[b]! - logits[a]!);
+  for (let i = from; i < to; i++) {
+    const v = values[i]!;
+    if (idx.length === k && v <= values[idx[k - 1]!]!) continue;
+    let j = Math.min(idx.length, k - 1);
+    while (j > 0 && values[idx[j - 1]!]! < v) j--;
+    idx.splice(j, 0, i);
     if (idx.length > k) idx.pop();
   }
-  return idx;
+  return idx.map((i) => i - from);
 }
 
 /** Runs each test subject's prompt once: h at the layer, and the model's own prediction. */
@@ -38,25 +42,38 @@ export async function probe(model: LanguageModel, tok: FactTokenizer, op: LreOpe
   for (const t of tests) {
     const prompt = iclPrompt(tok, template, train, t.subject);
     const input = tensor(Int32Array.from(prompt.ids), [1, prompt.ids.length]);
-    const r = run(model, input, { logits: 'last' });
+    const r = run(model, input, { capture: [hSite(layer)], logits: 'last' });
     const [top] = topK(await r.logits.data(), 1);
-    r.dispose(); input.dispose();
-    const { h, z } = readHz(model, prompt.ids, layer, prompt.subjectLast);
+    const h = vectorAt(r.captures.get(hSite(layer))!, prompt.subjectLast);
     const hv = Float64Array.from(await h.data());
-    h.dispose(); z.dispose();
+    h.dispose(); r.dispose(); input.dispose();
     const modelTop = tok.decode([top!]);
     out.push({ subject: t.subject, object: t.object, prompt, h: hv, modelTop, modelCorrect: tokenMatchesObject(modelTop, t.object) });
   }
   return out;
 }
 
+/** Rows per unembedding call when decoding many vectors (each row's logits are a vocabulary of floats). */
+const DECODE_ROWS = 256;
+
+/** The k most likely tokens for each residual vector z, decoded by the model's final norm and unembedding. */
+export async function decodeTopMany(model: LanguageModel, tok: FactTokenizer, zs: readonly ArrayLike<number>[], k: number): Promise<string[][]> {
+  const d = model.config.dModel, out: string[][] = [];
+  for (let s = 0; s < zs.length; s += DECODE_ROWS) {
+    const rows = zs.slice(s, s + DECODE_ROWS), flat = new Float32Array(rows.length * d);
+    rows.forEach((z, i) => flat.set(z, i * d));
+    const zt = tensor(flat, [rows.length, d]);
+    const logits = model.unembed(zt);
+    const v = await logits.data(), V = logits.shape[1]!;
+    zt.dispose(); logits.dispose();
+    for (let i = 0; i < rows.length; i++) out.push(topK(v, k, i * V, (i + 1) * V).map((id) => tok.decode([id])));
+  }
+  return out;
+}
+
 /** The k most likely tokens when a residual vector z is decoded by the model's final norm and unembedding. */
 export async function decodeTop(model: LanguageModel, tok: FactTokenizer, z: ArrayLike<number>, k: number): Promise<string[]> {
-  const zt = tensor(Float32Array.from(z), [1, z.length]);
-  const logits = model.unembed(zt);
-  const ids = topK(await logits.data(), k);
-  zt.dispose(); logits.dispose();
-  return ids.map((i) => tok.decode([i]));
+  return (await decodeTopMany(model, tok, [z], k))[0]!;
 }
 
 export interface Faithfulness {
@@ -68,11 +85,18 @@ export interface Faithfulness {
 
 /** How often decoding LRE(h) gives the model's own (correct) answer. */
 export async function faithfulness(model: LanguageModel, tok: FactTokenizer, op: LreOperator, probes: readonly Probe[], opts: { beta: number; rank?: number; k?: number }): Promise<Faithfulness> {
+  return (await faithfulnessByBeta(model, tok, op, probes, { ...opts, betas: [opts.beta] }))[0]!;
+}
+
+/** Faithfulness at each of several β, with one batched decoding of every (β, sample) pair. */
+export async function faithfulnessByBeta(model: LanguageModel, tok: FactTokenizer, op: LreOperator, probes: readonly Probe[], opts: { betas: readonly number[]; rank?: number; k?: number }): Promise<Faithfulness[]> {
   const K = opts.k ?? 3;
   const scored = probes.filter((p) => p.modelCorrect);
-  const predictions = [];
-  for (const p of scored) predictions.push({ subject: p.subject, object: p.object, top: await decodeTop(model, tok, op.apply(p.h, opts.beta, opts.rank), K) });
-  return { recall: recallAtK(predictions.map((p) => p.top), predictions.map((p) => p.object), K), n: scored.length, predictions };
+  const tops = await decodeTopMany(model, tok, opts.betas.flatMap((beta) => scored.map((p) => op.apply(p.h, beta, opts.rank))), K);
+  return opts.betas.map((_, bi) => {
+    const predictions = scored.map((p, i) => ({ subject: p.subject, object: p.object, top: tops[bi * scored.length + i]! }));
+    return { recall: recallAtK(predictions.map((p) => p.top), predictions.map((p) => p.object), K), n: scored.length, predictions };
+  });
 }
 
 export interface Causality {
@@ -88,23 +112,42 @@ export interface Causality {
  * The target is drawn (seeded) among the probes with a different object.
  */
 export async function causality(model: LanguageModel, tok: FactTokenizer, op: LreOperator, probes: readonly Probe[], opts: { rank?: number; beta: number; seed?: number }): Promise<Causality> {
+  return (await causalityByRank(model, tok, op, probes, { ...opts, ranks: [opts.rank] }))[0]!;
+}
+
+/**
+ * Causality at each of several ranks (undefined: full rank). Each sample's target is the same at every rank (the
+ * same seeded draw), and its edits at all ranks run as one batch: the layers up to h's are computed once per prompt
+ * and the pass starts after h (probe.ts hToZ), `chunk` edits at a time.
+ */
+export async function causalityByRank(model: LanguageModel, tok: FactTokenizer, op: LreOperator, probes: readonly Probe[], opts: { ranks: readonly (number | undefined)[]; beta: number; seed?: number; chunk?: number }): Promise<Causality[]> {
   const rng = new Rng(opts.seed ?? 0);
   const scored = probes.filter((p) => p.modelCorrect);
-  const edits: Causality['edits'] = [];
-  const inv = op.inverse(opts.rank);
+  const edits: Causality['edits'][] = opts.ranks.map(() => []);
+  const inverses = opts.ranks.map((r) => op.inverse(r));
+  const d = model.config.dModel, chunk = Math.max(1, opts.chunk ?? 64);
   for (const p of scored) {
     const others = scored.filter((q) => q.object.trim().toLowerCase() !== p.object.trim().toLowerCase());
     if (others.length === 0) continue;
     const target = others[rng.int(others.length)]!;
     const zo = op.apply(p.h, opts.beta), zt = op.apply(target.h, opts.beta);
-    const delta = mv(inv, zt.map((v, i) => v - zo[i]!));
-    const input = tensor(Int32Array.from(p.prompt.ids), [1, p.prompt.ids.length]);
-    const value = tensor(Float32Array.from(delta), [delta.length]);
-    const r = run(model, input, { logits: 'last', interventions: [{ site: hSite(op.estimate.layer), positions: [p.prompt.subjectLast], kind: 'add', value }] });
-    const [top] = topK(await r.logits.data(), 1);
-    r.dispose(); input.dispose(); value.dispose();
-    const word = tok.decode([top!]);
-    edits.push({ subject: p.subject, target: target.subject, targetObject: target.object, top: word, success: tokenMatchesObject(word, target.object) });
+    const dz = zt.map((v, i) => v - zo[i]!);
+    const f = hToZ(model, p.prompt.ids, op.estimate.layer, p.prompt.subjectLast);
+    try {
+      for (let s = 0; s < inverses.length; s += chunk) {
+        const invs = inverses.slice(s, s + chunk), hs = new Float32Array(invs.length * d);
+        invs.forEach((inv, i) => { const delta = mv(inv, dz); for (let j = 0; j < d; j++) hs[i * d + j] = p.h[j]! + delta[j]!; });
+        const hBatch = tensor(hs, [invs.length, d]);
+        const z = f(hBatch);
+        hBatch.dispose();
+        const zv = await z.data();
+        z.dispose();
+        const tops = await decodeTopMany(model, tok, invs.map((_, i) => zv.subarray(i * d, (i + 1) * d)), 1);
+        tops.forEach(([word], i) => edits[s + i]!.push({ subject: p.subject, target: target.subject, targetObject: target.object, top: word!, success: tokenMatchesObject(word!, target.object) }));
+      }
+    } finally {
+      f.dispose();
+    }
   }
-  return { efficacy: edits.length ? edits.filter((e) => e.success).length / edits.length : NaN, n: edits.length, edits };
+  return edits.map((e) => ({ efficacy: e.length ? e.filter((x) => x.success).length / e.length : NaN, n: e.length, edits: e }));
 }

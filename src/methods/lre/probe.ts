@@ -19,7 +19,7 @@ export function zSite(model: LanguageModel): string {
 }
 
 /** Row `pos` of a [1, T, d] activation as a [d] vector. */
-function vectorAt(x: Tensor, pos: number): Tensor {
+export function vectorAt(x: Tensor, pos: number): Tensor {
   const row = slice(x, 1, pos, pos + 1);
   const v = reshape(row, [x.shape[2]!]);
   row.dispose();

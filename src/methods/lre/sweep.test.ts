@@ -36,12 +36,15 @@ test('an LRE sweep is deterministic, resumes from its cache, and recomputes a da
   }
   const b = await sweepRelation(model, tok, relation, { ...opts, layers: [...opts.layers], cacheDir: dir });
   assert.deepEqual(b, a);
-  assert.equal(readdirSync(dir).length, 6);
+  assert.equal(readdirSync(dir).filter((f) => f.includes('.layer-')).length, 6);
   writeFileSync(join(dir, 'toy.trial1.layer-0.json'), '{"trial": 1, "layer"');
   let steps = 0;
   const c = await sweepRelation(model, tok, relation, { ...opts, layers: [...opts.layers], cacheDir: dir, onStep: () => steps++ });
   assert.deepEqual(c, a);
   assert.equal(steps, 6);
+  // The cache holds results of 5 test samples per trial: a sweep that would score fewer is refused, not mixed in.
+  await assert.rejects(sweepRelation(model, tok, relation, { ...opts, layers: [...opts.layers], cacheDir: dir, maxTests: 2 }), /holds LRE results of toy with other settings \(tests\)/);
+  assert.deepEqual(await sweepRelation(model, tok, relation, { ...opts, layers: [...opts.layers], cacheDir: dir, maxTests: 50 }), a);
 });
 
 test('the comparison takes each run\'s best layer per relation and averages over the relations each run has', async () => {

@@ -5,8 +5,9 @@ import type { FactTokenizer } from '../../io/tokenizer/index.js';
 import type { Relation } from '../data/relations.js';
 import { estimateLre } from './estimate.js';
 import { LreOperator } from './operator.js';
-import { causality, faithfulness, probe } from './metrics.js';
+import { causalityByRank, faithfulnessByBeta, probe } from './metrics.js';
 import { splitSamples } from './split.js';
+import { claimSettings } from '../data/fact-runs.js';
 import type { HLayer } from './types.js';
 
 export interface LreSweepOptions {
@@ -64,11 +65,9 @@ async function evaluateCell(model: LanguageModel, tok: FactTokenizer, relation: 
     const ranks = o.ranks.filter((r) => r <= model.config.dModel);
     const op = await LreOperator.from(est, Math.max(...ranks, 1));
     const probes = await probe(model, tok, op, tests);
-    const recallByBeta = [];
-    for (const beta of o.betas) recallByBeta.push({ beta, recall: (await faithfulness(model, tok, op, probes, { beta })).recall.map(orNull) });
+    const recallByBeta = (await faithfulnessByBeta(model, tok, op, probes, { betas: o.betas })).map((f, i) => ({ beta: o.betas[i]!, recall: f.recall.map(orNull) }));
     const bestBeta = recallByBeta.reduce((a, b) => ((b.recall[0] ?? -1) > (a.recall[0] ?? -1) ? b : a)).beta;
-    const efficacyByRank = [];
-    for (const rank of ranks) efficacyByRank.push({ rank, efficacy: orNull((await causality(model, tok, op, probes, { rank, beta: bestBeta, seed: o.seed + trial })).efficacy) });
+    const efficacyByRank = (await causalityByRank(model, tok, op, probes, { ranks, beta: bestBeta, seed: o.seed + trial, chunk: o.chunk })).map((c, i) => ({ rank: ranks[i]!, efficacy: orNull(c.efficacy) }));
     const bestRank = efficacyByRank.reduce((a, b) => ((b.efficacy ?? -1) > (a.efficacy ?? -1) ? b : a), efficacyByRank[0]!).rank;
     return { trial, layer, nTrain: split.train.length, nScored: probes.filter((p) => p.modelCorrect).length, recallByBeta, bestBeta, efficacyByRank, bestRank };
   } finally {
@@ -93,7 +92,11 @@ export async function sweepRelation(model: LanguageModel, tok: FactTokenizer, re
     ranks: opts.ranks ?? Array.from({ length: 40 }, (_, i) => i * 8), seed: opts.seed ?? 0, chunk: opts.chunk ?? 64, maxTests: opts.maxTests,
   };
   const layers = opts.layers ?? (['emb', ...Array.from({ length: model.config.nLayer }, (_, l) => l)] as HLayer[]);
-  if (opts.cacheDir) mkdirSync(opts.cacheDir, { recursive: true });
+  if (opts.cacheDir) {
+    mkdirSync(opts.cacheDir, { recursive: true });
+    const tests = Math.min(o.maxTests ?? Infinity, relation.samples.length - o.nTrain);
+    claimSettings(join(opts.cacheDir, `${relation.id}.settings.json`), { template: relation.templates[0], samples: relation.samples.length, nTrain: o.nTrain, tests, seed: o.seed, betas: o.betas, ranks: o.ranks }, `${opts.cacheDir} holds LRE results of ${relation.id}`);
+  }
   const cells: LreCell[] = [];
   const total = o.trials * layers.length;
   for (let trial = 0; trial < o.trials; trial++) {

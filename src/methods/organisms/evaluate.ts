@@ -35,14 +35,16 @@ export interface FactEvaluation {
   perRelation: number;
 }
 
-interface Item { relation: string; condition: Condition; prompt: number[]; target: number[] }
+/** A prompt and the token ids of the object it should be completed with. */
+export interface ScoredPrompt { prompt: number[]; target: number[] }
+interface Item extends ScoredPrompt { relation: string; condition: Condition }
 
 /**
  * Scores a batch: greedy next token at the prompt's end against the object's first token, and the whole object
  * (each of its tokens is the argmax after the prompt and the object's earlier tokens: what greedy decoding gives).
  * Rows are left-padded and masked, so each is scored as if it ran alone.
  */
-async function scoreBatch(model: LanguageModel, items: Item[], padId: number): Promise<{ first: boolean; object: boolean }[]> {
+export async function scoreBatch(model: LanguageModel, items: ScoredPrompt[], padId: number): Promise<{ first: boolean; object: boolean }[]> {
   const seqs = items.map((it) => [...it.prompt, ...it.target.slice(0, -1)]);
   const T = Math.max(...seqs.map((s) => s.length));
   const ids = new Int32Array(items.length * T).fill(padId), mask = new Int32Array(items.length * T);
@@ -52,7 +54,9 @@ async function scoreBatch(model: LanguageModel, items: Item[], padId: number): P
   const pred = await top.data();
   idsT.dispose(); maskT.dispose(); top.dispose();
   return items.map((it, b) => {
-    const firstAt = b * T + T - it.target.length - 1;
+    // The row ends with the prompt and all but the object's last token; the object's first token is predicted at the
+    // prompt's last position, K tokens from the row's end.
+    const firstAt = b * T + T - it.target.length;
     const ok = it.target.map((t, j) => pred[firstAt + j] === t);
     return { first: ok[0]!, object: ok.every(Boolean) };
   });

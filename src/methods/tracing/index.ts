@@ -7,3 +7,4 @@ export { sixRowTokens, collapseSixRows, averageSixRows, normalise, type SixRowAv
 export { traceDataset, type DatasetTraceOptions, type DatasetSummary } from './dataset.js';
 export { factHeatmap, averageHeatmap, writeFigure } from './figures.js';
 export { embeddingStd } from './embedding-std.js';
+export { pickAlternative, type AutoAlternative } from './auto-alternative.js';
