@@ -42,7 +42,7 @@ type Mode = (typeof MODES)[number];
 /** Larger models get random weights on each side rather than a safetensors file handed over (timing only). */
 const HAND_OVER_LIMIT = 5e8;
 
-interface Opts { preset: string; facts: number; tokens: number; batchSize: number; backend: string; python: string; device: string; reference: boolean; modes: string; threads: number }
+interface Opts { preset: string; facts: number; tokens: number; batchSize: number; backend: string; python: string; device: string; reference: boolean; referenceSeconds: number; modes: string; threads: number }
 
 function facts(n: number, T: number, vocab: number): TraceInput[] {
   const rng = new Rng(1);
@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     .option('--device <name>', 'torch device for the reference (cpu, cuda)', 'cpu')
     .option('--threads <n>', 'torch CPU threads (0: its default)', (v) => Number(v), availableParallelism())
     .option('--no-reference', 'skip the PyTorch reference')
+    .option('--reference-seconds <s>', 'stop the reference\'s fact after this long and project its time from the forwards it made (0: no limit)', (v) => Number(v), 0)
     .option('--modes <list>', `factlab modes: ${MODES.join(',')}`, MODES.join(','))
     .parse().opts<Opts>();
   const preset = PRESETS[o.preset];
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
     factlab[mode] = { msPerFact: ms, batchSize, reuse, layerWork: reuse ? plan.layerRows / plan.layerRowsFromEmbeddings : 1 };
   }
 
-  let reference: { secondsPerFact: number[]; device: string; torch: string; sameWeights: boolean; maxAbsDiff: number | null; forwards: number } | { error: string } | null = null;
+  let reference: { secondsPerFact: number[]; device: string; torch: string; sameWeights: boolean; maxAbsDiff: number | null; forwards: number; forwardsMade: number; projected: boolean } | { error: string } | null = null;
   if (o.reference) {
     const dir = mkdtempSync(join(tmpdir(), 'factlab-trace-bench-'));
     const params = [...model.params.values()].reduce((a, t) => a + t.size, 0);
@@ -118,16 +119,16 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
     const script = fileURLToPath(new URL('../../reference/trace_reference.py', import.meta.url));
     console.error(`reference: ${o.python} ${script} on ${o.device}${sameWeights ? ', same weights' : ', its own random weights'}`);
-    const r = spawnSync(o.python, [script, '--spec', join(dir, 'spec.json'), '--out', join(dir, 'out.json'), '--device', o.device, '--threads', String(o.threads)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const r = spawnSync(o.python, [script, '--spec', join(dir, 'spec.json'), '--out', join(dir, 'out.json'), '--device', o.device, '--threads', String(o.threads), '--max-seconds', String(o.referenceSeconds)], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (r.status !== 0 || !existsSync(join(dir, 'out.json'))) reference = { error: `${o.python} exited with ${r.status ?? r.error?.message}` };
     else {
-      const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as { seconds_per_fact: number[]; device: string; torch: string; facts: { scores: Record<string, number[][]>; forwards: number }[] };
+      const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as { seconds_per_fact: number[]; device: string; torch: string; projected: boolean; facts: { scores: Record<string, number[][]> | null; forwards: number; forwards_total: number }[] };
       let maxAbsDiff: number | null = null;
-      if (sameWeights && scores[0]) {
+      if (sameWeights && scores[0] && !out.projected) {
         maxAbsDiff = 0;
-        out.facts.forEach((f, k) => SITES.forEach((s, j) => f.scores[s]!.forEach((row, t) => row.forEach((v, l) => { maxAbsDiff = Math.max(maxAbsDiff!, Math.abs(v - scores[k]![j]![t]![l]!)); }))));
+        out.facts.forEach((f, k) => SITES.forEach((s, j) => f.scores![s]!.forEach((row, t) => row.forEach((v, l) => { maxAbsDiff = Math.max(maxAbsDiff!, Math.abs(v - scores[k]![j]![t]![l]!)); }))));
       }
-      reference = { secondsPerFact: out.seconds_per_fact, device: out.device, torch: out.torch, sameWeights, maxAbsDiff, forwards: out.facts[0]!.forwards };
+      reference = { secondsPerFact: out.seconds_per_fact, device: out.device, torch: out.torch, sameWeights, maxAbsDiff, forwards: out.facts[0]!.forwards_total, forwardsMade: out.facts[0]!.forwards, projected: out.projected };
     }
   }
   model.dispose();
@@ -142,12 +143,12 @@ function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<s
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${process.platform} ${release()}`, node: process.version, loadAverage: { start: loadAtStart, end: loadavg()[0]! } };
   const command = `node ${process.argv.slice(1).map((a) => a.replace(process.cwd() + '/', '')).join(' ')}`;
   const base = factlab['per-patch'] ? median(factlab['per-patch'].msPerFact) : null;
-  const ref = reference && !('error' in (reference as object)) ? reference as { secondsPerFact: number[]; device: string; torch: string; maxAbsDiff: number | null; sameWeights: boolean } : null;
+  const ref = reference && !('error' in (reference as object)) ? reference as { secondsPerFact: number[]; device: string; torch: string; maxAbsDiff: number | null; sameWeights: boolean; forwards: number; forwardsMade: number; projected: boolean } : null;
   const rows = Object.entries(factlab).map(([mode, r]) => {
     const ms = median(r.msPerFact);
     return `| factlab ${mode} (batch ${r.batchSize}${r.reuse ? `, reuse: ${(100 * r.layerWork).toFixed(0)}% of the layer work` : ''}) | ${(ms / 1000).toFixed(2)} s | ${base ? `${(base / ms).toFixed(2)}×` : ''} | ${ref ? `${(median(ref.secondsPerFact) * 1000 / ms).toFixed(2)}×` : ''} |`;
   });
-  if (ref) rows.push(`| PyTorch reference (${ref.device}, torch ${ref.torch}) | ${median(ref.secondsPerFact).toFixed(2)} s | ${base ? `${(base / (median(ref.secondsPerFact) * 1000)).toFixed(2)}×` : ''} | 1× |`);
+  if (ref) rows.push(`| PyTorch reference (${ref.device}, torch ${ref.torch})${ref.projected ? `, projected from the forwards it made in time (fact 0: ${ref.forwardsMade} of ${ref.forwards})` : ''} | ${median(ref.secondsPerFact).toFixed(2)} s | ${base ? `${(base / (median(ref.secondsPerFact) * 1000)).toFixed(2)}×` : ''} | 1× |`);
   const md = [
     `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${o.preset} (${config.nLayer} layers, width ${config.dModel}), ${o.tokens} tokens, sites ${SITES.join(', ')}; backend ${o.backend}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadAverage.start.toFixed(2)} at start, ${machine.loadAverage.end.toFixed(2)} at end; commit ${commit}`,
     '',

@@ -46,8 +46,15 @@ class MambaMinimal(MambaMinimalBase):
         return self.rmsnorm(h[:, -1], P["backbone.norm_f.weight"]) @ self.head.T
 
 
-def trace_fact(model, ids, sites, window, n_layer):
-    """One forward of [clean, corrupted] per (site, token, layer), the corrupted row restored from the clean row."""
+class OutOfTime(Exception):
+    pass
+
+
+def trace_fact(model, ids, sites, window, n_layer, deadline=None, sync=lambda: None):
+    """One forward of [clean, corrupted] per (site, token, layer), the corrupted row restored from the clean row.
+    With a deadline (time.perf_counter() value) it stops at the first forward that ends after it and says how many
+    of the fact's forwards it made, so that a fact too slow to finish can still be timed per forward."""
+    total = 1 + len(sites) * ids.shape[1] * n_layer
     with torch.no_grad():
         probs = torch.softmax(model.forward(ids, lambda k, l, x: x), -1)
         answer = int(probs[0].argmax())
@@ -69,8 +76,11 @@ def trace_fact(model, ids, sites, window, n_layer):
 
                     m[t][L] = float(torch.softmax(model.forward(ids, hook), -1)[1, answer])
                     forwards += 1
+                    if deadline is not None and time.perf_counter() > deadline:
+                        sync()
+                        return {"answer": answer, "high": high, "low": low, "scores": None, "forwards": forwards, "forwards_total": total}
             scores[site] = m
-    return {"answer": answer, "high": high, "low": low, "scores": scores, "forwards": forwards}
+    return {"answer": answer, "high": high, "low": low, "scores": scores, "forwards": forwards, "forwards_total": total}
 
 
 def main():
@@ -79,6 +89,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--max-seconds", type=float, default=0, help="stop a fact after this long and project its time from the forwards made (0: no limit)")
     a = ap.parse_args()
     spec = json.load(open(a.spec))
     if a.threads:
@@ -96,14 +107,15 @@ def main():
                 model.forward(ids, lambda kind, l, x: x)
         sync()
         t0 = time.perf_counter()
-        r = trace_fact(model, ids, spec["sites"], spec["window"], cfg["n_layer"])
+        r = trace_fact(model, ids, spec["sites"], spec["window"], cfg["n_layer"], t0 + a.max_seconds if a.max_seconds else None, sync)
         sync()
-        times.append(time.perf_counter() - t0)
+        # A fact stopped at the deadline is timed per forward and projected to all of its forwards.
+        times.append((time.perf_counter() - t0) * r["forwards_total"] / r["forwards"])
         facts.append(r)
     json.dump({
         "impl": "mamba-minimal forward, one forward pass per (site, token, layer), as romba traces",
         "torch": torch.__version__, "device": torch.cuda.get_device_name() if a.device.startswith("cuda") else f"cpu, {torch.get_num_threads()} threads",
-        "seconds_per_fact": times, "facts": facts,
+        "seconds_per_fact": times, "projected": any(f["scores"] is None for f in facts), "facts": facts,
     }, open(a.out, "w"))
 
 
