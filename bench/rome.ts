@@ -12,11 +12,12 @@
  * Figures go to bench/results/rome-<date>T<hhmm>-<preset>.json, bench/results/rome.md and docs/performance.md.
  */
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { execSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { benchContext } from './context.js';
 import { parseConfig, type MambaConfig } from '../src/io/config/config.js';
 import { loadTokenizer } from '../src/io/tokenizer/index.js';
 import { neoxTokenizerPath, sharedPath } from '../src/io/shared-data.js';
@@ -149,10 +150,7 @@ async function main(): Promise<void> {
 
 function record(o: Opts, config: MambaConfig, layer: number, factlab: { statsSeconds: number; statsTokens: number; documents: number; editSeconds: number; contextSeconds: number; vSteps: number; finalProb: number }, reference: Record<string, unknown> | null, loadAtStart: number): void {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const date = new Date().toISOString();
-  let commit = 'unknown';
-  try { commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim() + (execSync('git status --porcelain', { encoding: 'utf8' }).trim() ? ' (with uncommitted changes)' : ''); } catch { /* not a checkout */ }
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${process.platform} ${release()}`, node: process.version, loadAverage: { start: loadAtStart, end: loadavg()[0]! } };
+  const { date, commit, machine } = benchContext(loadAtStart);
   const command = `node dist/bench/rome.js ${process.argv.slice(2).join(' ')}`.trim();
   const ref = reference && !('error' in reference) ? reference as { statsSeconds: number; statsTokens: number; editSeconds: number; vSteps: number; device: string; torch: string; threads: number; sameWeights: boolean; uRelDiff: number | null; rRelDiff: number | null } : null;
   const kt = (n: number, s: number) => `${((n / s) / 1000).toFixed(2)}k tokens/s`;

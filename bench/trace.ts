@@ -15,11 +15,12 @@
  * bench/results/trace.md and docs/performance.md, with the machine, the date and the command.
  */
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync, execSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { benchContext } from './context.js';
 import { parseConfig, type MambaConfig } from '../src/io/config/config.js';
 import { randomModel } from '../src/models/random.js';
 import { saveModel } from '../src/models/save.js';
@@ -136,12 +137,7 @@ async function main(): Promise<void> {
 }
 
 function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<string, { msPerFact: number[]; batchSize: number; reuse: boolean; layerWork: number }>, reference: unknown, loadAtStart: number): void {
-  const date = new Date().toISOString();
-  let commit = 'unknown';
-  try { commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim() + (execSync('git status --porcelain', { encoding: 'utf8' }).trim() ? ' (with uncommitted changes)' : ''); } catch { /* not a checkout */ }
-  // The load average says whether other work shared the machine (the times are then longer than alone).
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${process.platform} ${release()}`, node: process.version, loadAverage: { start: loadAtStart, end: loadavg()[0]! } };
-  const command = `node ${process.argv.slice(1).map((a) => a.replace(process.cwd() + '/', '')).join(' ')}`;
+  const { date, commit, machine, command } = benchContext(loadAtStart);
   const base = factlab['per-patch'] ? median(factlab['per-patch'].msPerFact) : null;
   const ref = reference && !('error' in (reference as object)) ? reference as { secondsPerFact: number[]; device: string; torch: string; maxAbsDiff: number | null; sameWeights: boolean; forwards: number; forwardsMade: number; projected: boolean } : null;
   const rows = Object.entries(factlab).map(([mode, r]) => {

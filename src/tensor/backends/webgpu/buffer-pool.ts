@@ -24,8 +24,10 @@ export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly pending = new Map<number, GPUBuffer[]>();
   private pooled = 0;
-  /** Buffers that exist (held by storages, pending or pooled). */
+  /** Buffers that exist (held by storages, pending or pooled), their bytes, and the most bytes since `resetPeak`. */
   private existing = 0;
+  private existingBytes = 0;
+  private peak = 0;
 
   /**
    * `onDestroy` hears of every buffer about to be destroyed (bind groups that name it must be forgotten). `idOf`
@@ -48,6 +50,7 @@ export class BufferPool {
 
   private destroy(b: GPUBuffer): void {
     this.onDestroy(b);
+    this.existingBytes -= b.size;
     b.destroy();
     this.existing--;
   }
@@ -58,6 +61,8 @@ export class BufferPool {
     const reused = (forUpload ? undefined : this.take(this.pending.get(size))) ?? this.take(this.free.get(size));
     if (reused) { this.pooled -= size; return reused; }
     this.existing++;
+    this.existingBytes += size;
+    this.peak = Math.max(this.peak, this.existingBytes);
     return this.device.createBuffer({ size, usage: this.usage });
   }
 
@@ -96,4 +101,8 @@ export class BufferPool {
 
   pooledBytes(): number { return this.pooled; }
   bufferCount(): number { return this.existing; }
+  /** GPU memory held in buffers (in use or pooled), and its high-water mark since `resetPeak`. */
+  bytes(): number { return this.existingBytes; }
+  peakBytes(): number { return this.peak; }
+  resetPeak(): void { this.peak = this.existingBytes; }
 }

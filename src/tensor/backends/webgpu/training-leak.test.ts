@@ -46,3 +46,23 @@ test('2000 training steps of an MLP keep tensors, bytes and GPU buffers constant
   assert.ok(last < first * 0.5, `the loss did not fall: ${first} → ${last}`);
   for (const t of [x, targets, ...params]) t.dispose();
 });
+
+test('GPU memory counts every buffer that exists, in use or pooled, and its peak since a reset', async () => {
+  gpu.trimPool();
+  const base = gpu.memoryBytes();
+  gpu.resetPeakMemory();
+  const a = randn([1024, 1024], 6, 1, { backend: gpu });
+  await a.data();
+  assert.ok(gpu.memoryBytes() - base >= 4 * 1024 * 1024, `${gpu.memoryBytes() - base} bytes for a 4 MiB tensor`);
+  const b = mul(a, a);
+  await b.data();
+  const both = gpu.memoryBytes();
+  assert.ok(both - base >= 8 * 1024 * 1024);
+  a.dispose(); b.dispose();
+  assert.equal(gpu.memoryBytes(), both, 'freed buffers stay in the pool, and count');
+  assert.equal(gpu.peakMemoryBytes(), both);
+  gpu.trimPool();
+  assert.equal(gpu.memoryBytes(), base);
+  gpu.resetPeakMemory();
+  assert.equal(gpu.peakMemoryBytes(), base);
+});

@@ -198,6 +198,10 @@ export class WebGPUBackend implements Backend {
 
   /** GPU buffers in existence (live, awaiting reuse and pooled): constant across the steps of a loop that does not leak. */
   bufferCount(): number { return this.pool.bufferCount(); }
+  /** GPU memory in buffers (in use or pooled) now, and the most since `resetPeakMemory` (peak memory of a benchmark). */
+  memoryBytes(): number { return this.pool.bytes(); }
+  peakMemoryBytes(): number { return this.pool.peakBytes(); }
+  resetPeakMemory(): void { this.pool.resetPeak(); }
 
   pooledBytes(): number { return this.pool.pooledBytes(); }
 

@@ -1,0 +1,148 @@
+/**
+ * Full-size model benchmark, factlab beside transformers on the same checkpoint and GPU: forward passes at several
+ * batch sizes, forward plus backward (cross-entropy of the next token, gradients of every parameter), and the peak
+ * GPU memory of each.
+ *   node dist/bench/models.js --arch mamba|pythia --dir DIR [--batches 1,32,256] [--backward 1,32] [--tokens 16]
+ *                             [--backend webgpu|cpu] [--python python3] [--no-reference]
+ * reference/forward_bench.py runs first: it writes a random-weight checkpoint to DIR when there is none (Mamba-2.8b or
+ * Pythia-2.8b) and times transformers in float32 and bfloat16; then factlab loads the same DIR and times itself.
+ * Appends a table to bench/results/models.md and docs/performance.md and writes bench/results/models-<date>-<arch>.json.
+ */
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { benchContext } from './context.js';
+import { loadModel } from '../src/models/load.js';
+import { useBackend } from '../src/tensor/backends/by-name.js';
+import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
+import { tensor } from '../src/tensor/creation.js';
+import { Rng } from '../src/tensor/random.js';
+import { valueAndGrad } from '../src/tensor/autodiff.js';
+import { tidy } from '../src/tensor/lifetime.js';
+import { crossEntropy } from '../src/tensor/ops/loss/cross-entropy.js';
+import { reshape } from '../src/tensor/ops/shape/reshape.js';
+import { slice } from '../src/tensor/ops/shape/slice.js';
+import { sum } from '../src/tensor/ops/index.js';
+import type { LanguageModel } from '../src/models/model.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+
+interface Opts { arch: 'mamba' | 'pythia'; dir: string; batches: string; backward: string; tokens: number; backend: string; python: string; reference: boolean }
+interface Row { kind: 'forward' | 'forward+backward'; batch: number; ms: number | null; peakBytes: number | null; error?: string }
+
+const list = (s: string) => s.split(',').filter(Boolean).map(Number);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function ids(batch: number, T: number, vocab: number): Tensor {
+  const rng = new Rng(batch);
+  return tensor(Int32Array.from({ length: batch * T }, () => 1 + rng.int(vocab - 1)), [batch, T]);
+}
+
+/** One forward (logits at every position, as transformers computes them), or forward and backward of every parameter. */
+function step(model: LanguageModel, input: Tensor, backward: boolean): Tensor {
+  const [B, T] = input.shape as [number, number];
+  if (!backward) return tidy(() => sum(model.forward(input)));
+  const targets = tidy(() => reshape(slice(input, 1, 1, T), [B * (T - 1)]));
+  const { value, grads } = valueAndGrad(() => tidy(() => {
+    const logits = slice(model.forward(input), 1, 0, T - 1);
+    return crossEntropy(reshape(logits, [B * (T - 1), model.config.vocabSize]), targets);
+  }), [...model.params.values()]);
+  for (const g of grads) g.dispose();
+  targets.dispose();
+  return value;
+}
+
+/** Median of 3 timed runs after a warm-up; each run ends when its one-number result is read back. */
+async function time(model: LanguageModel, gpu: WebGPUBackend | null, kind: Row['kind'], batch: number, T: number): Promise<Row> {
+  const input = ids(batch, T, model.config.vocabSize);
+  try {
+    const run = async () => { const out = step(model, input, kind !== 'forward'); await out.data(); out.dispose(); };
+    await run();
+    gpu?.resetPeakMemory();
+    const ms: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await run();
+      ms.push(performance.now() - t0);
+    }
+    return { kind, batch, ms: +median(ms).toFixed(2), peakBytes: gpu ? gpu.peakMemoryBytes() : null };
+  } catch (e) {
+    return { kind, batch, ms: null, peakBytes: null, error: (e as Error).message.split('\n')[0] };
+  } finally {
+    input.dispose();
+    gpu?.trimPool();
+  }
+}
+
+async function main(o: Opts): Promise<void> {
+  const loadAtStart = loadavg()[0]!;
+  const backend = await useBackend(o.backend, '--backend');
+  const gpu = backend instanceof WebGPUBackend ? backend : null;
+  let reference: Record<string, unknown> | null = null;
+  if (o.reference) {
+    const out = join(mkdtempSync(join(tmpdir(), 'factlab-models-')), 'out.json');
+    const script = fileURLToPath(new URL('../../reference/forward_bench.py', import.meta.url));
+    console.error(`reference: ${o.python} ${script} ${o.arch} ${o.dir}`);
+    const r = spawnSync(o.python, [script, o.arch, o.dir, '--batches', o.batches, '--backward', o.backward, '--tokens', String(o.tokens), '--out', out], { stdio: ['ignore', 'inherit', 'inherit'] });
+    reference = r.status === 0 && existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : { error: `${o.python} exited with ${r.status ?? r.error?.message}` };
+  }
+  if (!existsSync(join(o.dir, 'config.json'))) throw new Error(`${o.dir}: no checkpoint (run with the reference, which writes one)`);
+  const t0 = performance.now();
+  const model = await loadModel(o.dir);
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const weightBytes = gpu?.memoryBytes() ?? null;
+  console.error(`factlab: loaded ${o.dir} in ${loadSeconds.toFixed(1)} s on ${o.backend}`);
+  const rows: Row[] = [];
+  for (const [kind, batches] of [['forward', o.batches], ['forward+backward', o.backward]] as const) {
+    for (const b of list(batches)) {
+      rows.push(await time(model, gpu, kind, b, o.tokens));
+      console.error(JSON.stringify(rows.at(-1)));
+    }
+  }
+  const shape = `${model.config.arch}, ${model.config.nLayer} layers, width ${model.config.dModel}, ${([...model.params.values()].reduce((a, t) => a + t.size, 0) / 1e9).toFixed(2)}B parameters`;
+  model.dispose();
+  record(o, { shape, loadSeconds, weightBytes, rows }, reference, loadAtStart);
+}
+
+function record(o: Opts, factlab: { shape: string; loadSeconds: number; weightBytes: number | null; rows: Row[] }, reference: Record<string, unknown> | null, loadAtStart: number): void {
+  const { date, commit, machine, command } = benchContext(loadAtStart);
+  const ref = reference && !('error' in reference) ? reference as { torch: string; transformers: string; device: string; parameters: number; rows: { dtype: string; kind: string; batch: number; ms: number | null; peak_bytes: number | null }[] } : null;
+  const gib = (b: number | null | undefined) => (b == null ? '–' : `${(b / 2 ** 30).toFixed(1)} GiB`);
+  const refRow = (dtype: string, r: Row) => ref?.rows.find((x) => x.dtype === dtype && x.kind === r.kind && x.batch === r.batch);
+  const cell = (x: { ms: number | null; peak_bytes?: number | null } | undefined) => (x ? (x.ms === null ? 'out of memory' : `${x.ms.toFixed(1)} ms, ${gib(x.peak_bytes)}`) : '–');
+  const ratio = (r: Row, x: { ms: number | null } | undefined) => (r.ms && x?.ms ? `${(x.ms / r.ms).toFixed(2)}×` : '–');
+  const md = [
+    `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${o.dir} (${factlab.shape}), ${o.tokens} tokens per row; factlab backend ${o.backend}; ${ref ? `transformers ${ref.transformers}, torch ${ref.torch} on ${ref.device}` : `reference: ${reference ? (reference as { error: string }).error : 'not run'}`}; ${machine.cpu}, ${machine.cores} cores; commit ${commit}`,
+    '',
+    `Command: \`${command}\`. Median of 3 runs after a warm-up; memory is the peak GPU memory during the runs, weights included (factlab: buffers in use or pooled; torch: max_memory_allocated). factlab loaded the checkpoint in ${factlab.loadSeconds.toFixed(1)} s${factlab.weightBytes ? ` (${gib(factlab.weightBytes)} on the GPU)` : ''}.`,
+    '',
+    '| pass | batch | factlab float32 | transformers float32 | transformers bfloat16 | factlab speed-up over float32 | over bfloat16 |',
+    '|---|---|---|---|---|---|---|',
+    ...factlab.rows.map((r) => `| ${r.kind} | ${r.batch} | ${r.ms === null ? `failed: ${r.error}` : `${r.ms.toFixed(1)} ms, ${gib(r.peakBytes)}`} | ${cell(refRow('float32', r))} | ${cell(refRow('bfloat16', r))} | ${ratio(r, refRow('float32', r))} | ${ratio(r, refRow('bfloat16', r))} |`),
+    '',
+  ].join('\n');
+  console.log(md);
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  const file = join(root, 'bench/results', `models-${date.slice(0, 16).replace(':', '')}-${o.arch}.json`);
+  writeFileSync(file, JSON.stringify({ date, command, commit, machine, arch: o.arch, tokens: o.tokens, backend: o.backend, factlab, reference }, null, 2) + '\n');
+  appendFileSync(join(root, 'bench/results/models.md'), md + '\n');
+  appendFileSync(join(root, 'docs/performance.md'), md + '\n');
+  console.error(`wrote ${file}; appended to bench/results/models.md and docs/performance.md`);
+}
+
+await new Command('models')
+  .description('full-size forward and backward passes, factlab beside transformers on the same checkpoint')
+  .requiredOption('--arch <name>', 'mamba or pythia')
+  .requiredOption('--dir <dir>', 'checkpoint folder (written by the reference when empty)')
+  .option('--batches <list>', 'forward batch sizes', '1,32,256')
+  .option('--backward <list>', 'forward+backward batch sizes', '1,32')
+  .option('--tokens <n>', 'tokens per row', (v) => Number(v), 16)
+  .option('--backend <name>', 'factlab backend', 'webgpu')
+  .option('--python <path>', 'python with torch and transformers', process.env.FACTLAB_PYTHON ?? 'python3')
+  .option('--no-reference', 'time factlab only (DIR must hold a checkpoint)')
+  .action(main)
+  .parseAsync();
