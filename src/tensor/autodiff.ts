@@ -62,30 +62,50 @@ function add(a: Tensor, b: Tensor): Tensor {
   return runOp(getOp('add') as OpDef<unknown>, [a, b], {})[0]!;
 }
 
-/** Back-propagates seeds through the tape and returns the gradient of each wrt tensor (null if it took no part). */
+/**
+ * Back-propagates seeds through the tape and returns the gradient of each wrt tensor (null if it took no part).
+ * Memory stays at the frontier of the backward pass: each node's backward runs in its own scope (its temporaries
+ * go at once), and a gradient is freed as soon as nothing needs it (its node is done, or it was summed into
+ * another), unless it is a seed, a tensor saved on the tape, or still held for another id.
+ */
 function backprop(tape: Tape, seeds: Map<number, Tensor>, wrt: readonly Tensor[]): (Tensor | null)[] {
   const grads = new Map<number, Tensor>(seeds);
   const wanted = new Set(wrt.map((t) => t.id));
+  const kept = new Set<Tensor>([...seeds.values(), ...tape.nodes.flatMap((n) => [...n.inputs, ...n.outputs])]);
+  const release = (t: Tensor) => {
+    if (kept.has(t)) return;
+    for (const v of grads.values()) if (v === t) return;
+    t.dispose();
+  };
   paused++;
   try {
     for (let i = tape.nodes.length - 1; i >= 0; i--) {
       const node = tape.nodes[i]!;
       const gOut = node.outputIds.map((id) => grads.get(id) ?? null);
       if (gOut.every((g) => g === null)) continue;
-      const gIn = node.def.backward!(gOut, { inputs: node.inputs, outputs: node.outputs, attrs: node.attrs });
+      const gIn = tidy(() => node.def.backward!(gOut, { inputs: node.inputs, outputs: node.outputs, attrs: node.attrs }));
       for (let j = 0; j < node.inputIds.length; j++) {
         const id = node.inputIds[j]!;
         const g = gIn[j];
-        if (!g || !tape.tracked.has(id)) continue;
+        if (!g) continue;
+        if (!tape.tracked.has(id)) { if (!gIn.some((o, k) => k > j && o === g)) release(g); continue; }
         const x = node.inputs[j]!;
         if (!sameShape(g.shape, x.shape)) {
           throw new FactlabError(`internal: ${node.def.name} backward gave a gradient of shape ${fmt(g.shape)} for input #${j} of shape ${fmt(x.shape)}`);
         }
         const prev = grads.get(id);
-        grads.set(id, prev ? add(prev, g) : g);
+        if (!prev) { grads.set(id, g); continue; }
+        grads.set(id, add(prev, g));
+        release(prev);
+        if (!gIn.some((o, k) => k > j && o === g)) release(g);
       }
       // Gradients of this node's outputs are not needed again (an output is produced by exactly one node).
-      for (const id of node.outputIds) if (!wanted.has(id)) grads.delete(id);
+      for (const id of node.outputIds) {
+        const g = grads.get(id);
+        if (!g || wanted.has(id)) continue;
+        grads.delete(id);
+        release(g);
+      }
     }
   } finally {
     paused--;

@@ -66,3 +66,29 @@ test('GPU memory counts every buffer that exists, in use or pooled, and its peak
   gpu.resetPeakMemory();
   assert.equal(gpu.peakMemoryBytes(), base);
 });
+
+test('a backward pass holds only its frontier: gradients and temporaries go as soon as they are used', async () => {
+  const backend = gpu;
+  const L = 48, d = 256;
+  const x = randn([64, d], 7, 1, { backend });
+  const ws = Array.from({ length: L }, (_, i) => randn([d, d], 10 + i, 1 / 16, { backend }));
+  await x.data();
+  gpu.trimPool();
+  const before = gpu.memoryBytes();
+  gpu.resetPeakMemory();
+  const { value, grads } = valueAndGrad(() => tidy(() => {
+    let h = x;
+    for (const w of ws) h = gelu(linear(h, w));
+    return crossEntropy(h, tensor(Int32Array.from({ length: 64 }, (_, i) => i % d), [64], { backend }));
+  }), ws);
+  await value.data();
+  const layer = 64 * d * 4, weights = L * d * d * 4;
+  // The forward's saved activations (a few per layer) and the weights' gradients must stay; every other gradient
+  // (a [64, d] per layer and op) must not pile up: without freeing, the excess is several times L layers of them.
+  const excess = gpu.peakMemoryBytes() - before - weights;
+  assert.ok(excess < 6 * L * layer, `backward used ${(excess / layer).toFixed(1)} activation-sized buffers beyond the weights' gradients (${L} layers)`);
+  value.dispose();
+  for (const g of grads) g.dispose();
+  x.dispose();
+  for (const w of ws) w.dispose();
+});
