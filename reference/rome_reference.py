@@ -63,7 +63,7 @@ def padded(rows, device):
 
 def statistics(m, layer, batches, device):
     """ROME's layer_stats: Σ kkᵀ over every real token, in float64, divided by the count."""
-    dim = m.c["d_inner"]
+    dim = m.cfg["d_inner"]
     total = torch.zeros(dim, dim, dtype=torch.float64, device=device)
     count = 0
     with torch.no_grad():
@@ -94,7 +94,7 @@ def rome_edit(m, layer, C, e, hp, device):
         mask[b, j] = 1
     tgt = torch.tensor(e["target"], device=device)
     n = len(e["rewrite_rows"])
-    D = m.c["d_model"]
+    D = m.cfg["d_model"]
     delta = torch.zeros(D, device=device, requires_grad=True)
     opt = torch.optim.Adam([delta], lr=hp["vLr"])
     kl_init, v_init = None, None
