@@ -2,7 +2,9 @@
 import { execSync } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 
+/** The checkout's commit; FACTLAB_COMMIT overrides it where the copy's git history is not this one's (the GPU machine's copy). */
 export function commitDescription(): string {
+  if (process.env.FACTLAB_COMMIT) return process.env.FACTLAB_COMMIT;
   try {
     return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim() + (execSync('git status --porcelain', { encoding: 'utf8' }).trim() ? ' (with uncommitted changes)' : '');
   } catch {
