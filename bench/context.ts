@@ -1,4 +1,7 @@
 /** What every benchmark records beside its figures: when, on what machine, by which command, at which commit. */
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execSync } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 
@@ -17,4 +20,19 @@ export function benchContext(loadAtStart: number) {
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${process.platform} ${release()}`, node: process.version, loadAverage: { start: loadAtStart, end: loadavg()[0]! } };
   const command = `node ${process.argv.slice(1).map((a) => a.replace(process.cwd() + '/', '')).join(' ')}`;
   return { date: new Date().toISOString(), commit: commitDescription(), machine, command };
+}
+
+/**
+ * Prints a benchmark's markdown entry and records it: the figures as bench/results/<name>-<date>-<suffix>.json, the
+ * entry appended to bench/results/<name>.md and to docs/performance.md.
+ */
+export function writeBenchRecord(name: string, suffix: string, date: string, figures: unknown, md: string): void {
+  console.log(md);
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  const file = join(root, 'bench/results', `${name}-${date.slice(0, 16).replace(':', '')}-${suffix}.json`);
+  writeFileSync(file, JSON.stringify(figures, null, 2) + '\n');
+  appendFileSync(join(root, `bench/results/${name}.md`), md + '\n');
+  appendFileSync(join(root, 'docs/performance.md'), md + '\n');
+  console.error(`wrote ${file}; appended to bench/results/${name}.md and docs/performance.md`);
 }

@@ -8,14 +8,14 @@
  * Pythia-2.8b) and times transformers in float32 and bfloat16; then factlab loads the same DIR and times itself.
  * Appends a table to bench/results/models.md and docs/performance.md and writes bench/results/models-<date>-<arch>.json.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { benchContext } from './context.js';
+import { benchContext, writeBenchRecord } from './context.js';
 import { loadModel } from '../src/models/load.js';
 import { useBackend } from '../src/tensor/backends/by-name.js';
 import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
@@ -124,14 +124,7 @@ function record(o: Opts, factlab: { shape: string; loadSeconds: number; weightBy
     ...factlab.rows.map((r) => `| ${r.kind} | ${r.batch} | ${r.ms === null ? `failed: ${r.error}` : `${r.ms.toFixed(1)} ms, ${gib(r.peakBytes)}`} | ${cell(refRow('float32', r))} | ${cell(refRow('bfloat16', r))} | ${ratio(r, refRow('float32', r))} | ${ratio(r, refRow('bfloat16', r))} |`),
     '',
   ].join('\n');
-  console.log(md);
-  const root = fileURLToPath(new URL('../../', import.meta.url));
-  mkdirSync(join(root, 'bench/results'), { recursive: true });
-  const file = join(root, 'bench/results', `models-${date.slice(0, 16).replace(':', '')}-${o.arch}.json`);
-  writeFileSync(file, JSON.stringify({ date, command, commit, machine, arch: o.arch, tokens: o.tokens, backend: o.backend, factlab, reference }, null, 2) + '\n');
-  appendFileSync(join(root, 'bench/results/models.md'), md + '\n');
-  appendFileSync(join(root, 'docs/performance.md'), md + '\n');
-  console.error(`wrote ${file}; appended to bench/results/models.md and docs/performance.md`);
+  writeBenchRecord('models', o.arch, date, { date, command, commit, machine, arch: o.arch, tokens: o.tokens, backend: o.backend, factlab, reference }, md);
 }
 
 await new Command('models')

@@ -14,13 +14,13 @@
  * the matrices are compared. Figures go to bench/results/trace-<date>T<hhmm>-<preset>.json,
  * bench/results/trace.md and docs/performance.md, with the machine, the date and the command.
  */
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { benchContext } from './context.js';
+import { benchContext, writeBenchRecord } from './context.js';
 import { parseConfig, type MambaConfig } from '../src/io/config/config.js';
 import { randomModel } from '../src/models/random.js';
 import { saveModel } from '../src/models/save.js';
@@ -159,14 +159,7 @@ function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<s
       : reference ? `Reference failed: ${(reference as { error: string }).error}.` : 'Reference not run (--no-reference).',
     '',
   ].join('\n');
-  console.log(md);
-  const root = fileURLToPath(new URL('../../', import.meta.url));
-  mkdirSync(join(root, 'bench/results'), { recursive: true });
-  const file = join(root, 'bench/results', `trace-${date.slice(0, 16).replace(':', '')}-${o.preset}.json`);
-  writeFileSync(file, JSON.stringify({ date, command, commit, machine, preset: o.preset, config, tokens: o.tokens, sites: SITES, patchesPerFact: patches, factlab, reference }, null, 2) + '\n');
-  appendFileSync(join(root, 'bench/results/trace.md'), md + '\n');
-  appendFileSync(join(root, 'docs/performance.md'), md + '\n');
-  console.error(`wrote ${file}; appended to bench/results/trace.md and docs/performance.md`);
+  writeBenchRecord('trace', o.preset, date, { date, command, commit, machine, preset: o.preset, config, tokens: o.tokens, sites: SITES, patchesPerFact: patches, factlab, reference }, md);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
