@@ -5,7 +5,7 @@ import { Rng } from '../../tensor/random.js';
 import { listRelations, loadRelation } from '../data/relations.js';
 import { loadCounterFact } from '../data/counterfact.js';
 import { DOC_RELATION, EXTRA_LRE_TEMPLATES } from './extra-templates.js';
-import { matchTemplate, templateOf } from './templates.js';
+import { matchTemplate, templateOf } from '../data/templates.js';
 
 /** A relation of the organisms' facts: an LRE factual relation, a Wikidata property (P30, ...), or a catch-all. */
 export interface OrganismRelation {

@@ -9,7 +9,7 @@ import { runTraining } from '../train/run.js';
 import { buildCatalogue } from './catalogue.js';
 import { catalogueFingerprint, makeSplit } from './split.js';
 import { factPrompts, statement, trainingStatements } from './statements.js';
-import { fillTemplate, matchTemplate, templateOf } from './templates.js';
+import { fillTemplate, matchTemplate, templateOf } from '../data/templates.js';
 import { prepareData } from './prepare.js';
 import { readPreparedData } from './data-dir.js';
 import { buildMix, exposures } from './mix.js';

@@ -1,6 +1,6 @@
 import type { Catalogue, OrganismFact } from './catalogue.js';
 import type { Split } from './split.js';
-import { fillTemplate } from './templates.js';
+import { fillTemplate } from '../data/templates.js';
 
 /** A prompt about a fact, and whether its template is one the model was trained with. */
 export interface FactPrompt {

@@ -5,6 +5,7 @@ import type { FactTokenizer } from '../../io/tokenizer/tokenizer.js';
 import type { Fact } from '../data/facts.js';
 import { hash32 } from '../data/cache.js';
 import { predictNext } from '../data/known.js';
+import { fillTemplate, templateOf } from '../data/templates.js';
 import { prepareSwap } from './prepare.js';
 
 export interface AutoAlternative {
@@ -12,11 +13,6 @@ export interface AutoAlternative {
   /** Whether the alternative's fact was stated with the prompt's own template (the same relation). */
   sameTemplate: boolean;
 }
-
-const templateOf = (prompt: string, subject: string) => {
-  const at = prompt.indexOf(subject);
-  return at < 0 ? null : prompt.slice(0, at) + '{}' + prompt.slice(at + subject.length);
-};
 
 /**
  * A subject to swap into a prompt that came without one, so that tracing one prompt works with no more than the
@@ -38,8 +34,7 @@ export async function pickAlternative(model: LanguageModel, tok: FactTokenizer, 
     try { prepareSwap(tok, prompt, subject, c.alt, { mask: o.mask }); aligned.push(c); } catch (e) { if (!(e instanceof FactlabError)) throw e; }
   }
   if (!aligned.length) return null;
-  const at = prompt.indexOf(subject);
-  const preds = await predictNext(model, tok, [prompt, ...aligned.map((c) => prompt.slice(0, at) + c.alt + prompt.slice(at + subject.length))]);
+  const preds = await predictNext(model, tok, [prompt, ...aligned.map((c) => fillTemplate(template, c.alt))]);
   const k = preds.slice(1).findIndex((p) => p.id !== preds[0]!.id);
   return k < 0 ? null : aligned[k]!;
 }
