@@ -3,7 +3,7 @@
  * batch sizes, forward plus backward (cross-entropy of the next token, gradients of every parameter), and the peak
  * GPU memory of each.
  *   node dist/bench/models.js --arch mamba|pythia --dir DIR [--batches 1,32,256] [--backward 1,32] [--tokens 16]
- *                             [--backend webgpu|cpu] [--python python3] [--no-reference]
+ *                             [--backend webgpu|cpu] [--python python3] [--no-reference] [--profile]
  * reference/forward_bench.py runs first: it writes a random-weight checkpoint to DIR when there is none (Mamba-2.8b or
  * Pythia-2.8b) and times transformers in float32 and bfloat16; then factlab loads the same DIR and times itself.
  * Appends a table to bench/results/models.md and docs/performance.md and writes bench/results/models-<date>-<arch>.json.
@@ -19,6 +19,7 @@ import { benchContext, writeBenchRecord } from './context.js';
 import { loadModel } from '../src/models/load.js';
 import { useBackend } from '../src/tensor/backends/by-name.js';
 import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
+import { byOp } from '../src/tensor/backends/webgpu/kernel-timer.js';
 import { tensor } from '../src/tensor/creation.js';
 import { Rng } from '../src/tensor/random.js';
 import { valueAndGrad } from '../src/tensor/autodiff.js';
@@ -30,8 +31,12 @@ import { sum } from '../src/tensor/ops/index.js';
 import type { LanguageModel } from '../src/models/model.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
-interface Opts { arch: 'mamba' | 'pythia'; dir: string; batches: string; backward: string; tokens: number; backend: string; python: string; reference: boolean }
-interface Row { kind: 'forward' | 'forward+backward'; batch: number; ms: number | null; peakBytes: number | null; error?: string }
+interface Opts { arch: 'mamba' | 'pythia'; dir: string; batches: string; backward: string; tokens: number; backend: string; python: string; reference: boolean; profile: boolean }
+interface Row {
+  kind: 'forward' | 'forward+backward'; batch: number; ms: number | null; peakBytes: number | null; error?: string;
+  /** With --profile: the GPU time of the pass's kernels (timestamps), their count, and the ops that took most of it. */
+  gpu?: { ms: number; kernels: number; top: { op: string; ms: number; count: number }[] };
+}
 
 const list = (s: string) => s.split(',').filter(Boolean).map(Number);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -56,7 +61,7 @@ function step(model: LanguageModel, input: Tensor, backward: boolean): Tensor {
 }
 
 /** Median of 3 timed runs after a warm-up; each run ends when its one-number result is read back. */
-async function time(model: LanguageModel, gpu: WebGPUBackend | null, kind: Row['kind'], batch: number, T: number): Promise<Row> {
+async function time(model: LanguageModel, gpu: WebGPUBackend | null, kind: Row['kind'], batch: number, T: number, profile: boolean): Promise<Row> {
   const input = ids(batch, T, model.config.vocabSize);
   try {
     const run = async () => { const out = step(model, input, kind !== 'forward'); await out.data(); out.dispose(); };
@@ -68,7 +73,12 @@ async function time(model: LanguageModel, gpu: WebGPUBackend | null, kind: Row['
       await run();
       ms.push(performance.now() - t0);
     }
-    return { kind, batch, ms: +median(ms).toFixed(2), peakBytes: gpu ? gpu.peakMemoryBytes() : null };
+    const row: Row = { kind, batch, ms: +median(ms).toFixed(2), peakBytes: gpu ? gpu.peakMemoryBytes() : null };
+    if (profile && gpu) {
+      const { kernels } = await gpu.timeKernels(run);
+      row.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(2), kernels: kernels.length, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(2) })) };
+    }
+    return row;
   } catch (e) {
     return { kind, batch, ms: null, peakBytes: null, error: (e as Error).message.split('\n')[0] };
   } finally {
@@ -98,7 +108,7 @@ async function main(o: Opts): Promise<void> {
   const rows: Row[] = [];
   for (const [kind, batches] of [['forward', o.batches], ['forward+backward', o.backward]] as const) {
     for (const b of list(batches)) {
-      rows.push(await time(model, gpu, kind, b, o.tokens));
+      rows.push(await time(model, gpu, kind, b, o.tokens, o.profile));
       console.error(JSON.stringify(rows.at(-1)));
     }
   }
@@ -123,6 +133,14 @@ function record(o: Opts, factlab: { shape: string; loadSeconds: number; weightBy
     '|---|---|---|---|---|---|---|',
     ...factlab.rows.map((r) => `| ${r.kind} | ${r.batch} | ${r.ms === null ? `failed: ${r.error}` : `${r.ms.toFixed(1)} ms, ${gib(r.peakBytes)}`} | ${cell(refRow('float32', r))} | ${cell(refRow('bfloat16', r))} | ${ratio(r, refRow('float32', r))} | ${ratio(r, refRow('bfloat16', r))} |`),
     '',
+    ...(factlab.rows.some((r) => r.gpu) ? [
+      'Where factlab\'s time goes (`--profile`: one more run of each pass with every kernel timed by GPU timestamps; the rest of the wall time is the host recording the kernels and waiting):',
+      '',
+      '| pass | batch | wall | GPU time of its kernels | kernels | the ops that took most of it |',
+      '|---|---|---|---|---|---|',
+      ...factlab.rows.filter((r) => r.gpu).map((r) => `| ${r.kind} | ${r.batch} | ${r.ms} ms | ${r.gpu!.ms} ms | ${r.gpu!.kernels} | ${r.gpu!.top.map((x) => `${x.op} ${x.ms} ms (${x.count})`).join('; ')} |`),
+      '',
+    ] : []),
   ].join('\n');
   writeBenchRecord('models', o.arch, date, { date, command, commit, machine, arch: o.arch, tokens: o.tokens, backend: o.backend, factlab, reference }, md);
 }
@@ -137,5 +155,6 @@ await new Command('models')
   .option('--backend <name>', 'factlab backend', 'webgpu')
   .option('--python <path>', 'python with torch and transformers', process.env.FACTLAB_PYTHON ?? 'python3')
   .option('--no-reference', 'time factlab only (DIR must hold a checkpoint)')
+  .option('--profile', 'also time each pass\'s kernels on the GPU (timestamps) and list the ops that take most of it')
   .action(main)
   .parseAsync();

@@ -34,7 +34,8 @@ async function gpuEntryPoint(): Promise<GPU> {
   }
   // Dawn's constants (GPUBufferUsage, GPUMapMode, ...) are globals in a browser; kernels and the backend use them.
   Object.assign(globalThis, mod.globals);
-  return mod.create([]);
+  // Dawn rounds timestamps to 65.5 µs unless told not to; kernel timing (timeKernels) needs them whole.
+  return mod.create(['disable-dawn-features=timestamp_quantization']);
 }
 
 export async function requestGpuDevice(): Promise<GpuDeviceInfo> {
@@ -46,10 +47,9 @@ export async function requestGpuDevice(): Promise<GpuDeviceInfo> {
   const requiredLimits: Record<string, number> = {};
   for (const name of LIMITS) requiredLimits[name] = adapter.limits[name];
   const subgroups = adapter.features.has('subgroups');
-  const device = await adapter.requestDevice({
-    requiredLimits,
-    requiredFeatures: subgroups ? ['subgroups' as GPUFeatureName] : [],
-  });
+  // Timestamps cost nothing until a timer asks for them (WebGPUBackend.timeKernels).
+  const requiredFeatures = (['subgroups', 'timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info;
   const description = [info.vendor, info.architecture, info.device, info.description && `(${info.description})`].filter(Boolean).join(' ');
   return { device, description, subgroups, keepAlive: [gpu, adapter] };

@@ -170,9 +170,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   return lines.join('\n');
 }
 
-function pipelineFor(b: WebGPUBackend, spec: Launch, code: string): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number } {
-  const cached = b.pipelines.get(code);
+/** A compiled kernel, and where each parameter lies in its parameter block. */
+export interface Compiled { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number; index: Map<string, number>; words: number }
+
+/**
+ * What, besides `code`, decides a kernel's generated source: the workgroup size, the operands' names and array
+ * types, the parameter names, sweeps, faults and subgroups. Kernels are looked up by code and then by this short
+ * key, so that a launch that hits the cache neither builds the full source nor hashes it (building and hashing
+ * the source of a large unrolled kernel cost more than the rest of a launch).
+ */
+function signature(spec: Launch, wg: number): string {
+  let s = `${wg}|${spec.items ? 'i' : 'g'}|${spec.fault ? 'f' : ''}|${spec.subgroups ? 's' : ''}`;
+  for (const o of spec.operands) s += `|${o.name}:${o.write ? 'w' : ''}:${arrayType(o)}`;
+  for (const w of spec.items?.sweep ?? []) s += `|~${w}`;
+  for (const map of [spec.u32, spec.i32, spec.f32]) { s += '|'; for (const k in map) s += `${k},`; }
+  for (const k in spec.f32Arrays) s += `|${k}[${spec.f32Arrays[k]!.length}]`;
+  return s;
+}
+
+function pipelineFor(b: WebGPUBackend, spec: Launch, wg: number): Compiled {
+  let byCode = b.pipelines.get(spec.code);
+  if (!byCode) b.pipelines.set(spec.code, (byCode = new Map()));
+  const sig = signature(spec, wg);
+  const cached = byCode.get(sig);
   if (cached) return cached;
+  const fields = fieldsOf(spec);
+  const code = source(spec, wg, fields);
+  const index = new Map<string, number>();
+  let words = 0;
+  for (const f of fields) { index.set(f.name, words); words += wordsOf(f); }
   const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
   spec.operands.forEach((o, i) => entries.push({
     binding: i + 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: o.write ? 'storage' : 'read-only-storage' },
@@ -185,8 +211,8 @@ function pipelineFor(b: WebGPUBackend, spec: Launch, code: string): { pipeline: 
     layout: b.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
     compute: { module, entryPoint: 'main' },
   });
-  const entry = { pipeline, layout, id: b.pipelines.size };
-  b.pipelines.set(code, entry);
+  const entry = { pipeline, layout, id: b.nextPipelineId++, index, words };
+  byCode.set(sig, entry);
   return entry;
 }
 
@@ -224,15 +250,10 @@ function tooLarge(spec: Launch, o: Operand, b: WebGPUBackend): FactlabError {
 export function launch(spec: Launch): void {
   const b = backendOf(spec.operands[0]!.tensor);
   const wg = workgroupSize(b, spec.workgroupSize);
-  const fields = fieldsOf(spec);
-  const code = source(spec, wg, fields);
   b.recorder.open();
-  const { pipeline, layout, id: layoutId } = pipelineFor(b, spec, code);
+  const { pipeline, layout, id: layoutId, index, words: wordCount } = pipelineFor(b, spec, wg);
   const faultCode = spec.fault ? b.registerFault(spec.fault) : 0;
-  const index = new Map<string, number>();
-  let at = 0;
-  for (const f of fields) { index.set(f.name, at); at += wordsOf(f); }
-  const words = new Uint32Array(at);
+  const words = new Uint32Array(wordCount);
   const floats = new Float32Array(words.buffer);
   for (const [k, v] of Object.entries(spec.f32Arrays ?? {})) floats.set(v, index.get(k)!);
   const set = (name: string, v: number) => { words[index.get(name)!] = v >>> 0; };
@@ -257,8 +278,8 @@ export function launch(spec: Launch): void {
     b.recorder.write(slot, words);
     entries.push({ binding: 0, resource: { buffer: slot.buffer, offset: 0, size: slot.size } });
     if (spec.fault) entries.push({ binding: spec.operands.length + 1, resource: { buffer: b.faultBuffer } });
-    const bindGroup = b.bindGroup(key, () => b.device.createBindGroup({ layout, entries }));
-    b.recorder.dispatch(pipeline, bindGroup, groups, slot.offset!);
+    const bindGroup = b.bindGroup(key, layout, entries);
+    b.recorder.dispatch(pipeline, bindGroup, groups, slot.offset!, spec.op);
   };
 
   if (!spec.items) {
@@ -271,7 +292,7 @@ export function launch(spec: Launch): void {
   const { count, windows, sweep = [] } = spec.items;
   if (count === 0) return;
   const byName = new Map(spec.operands.map((o) => [o.name, o]));
-  const fitsWhole = (o: Operand) => bind(b, o.tensor, 0, o.tensor.size) !== null;
+  const fitsWhole = (o: Operand) => gpuStorage(o.tensor).buffer.size <= b.limits.maxBinding || bind(b, o.tensor, 0, o.tensor.size) !== null;
   // Sweep windows: a whole binding where the operand fits, else consecutive windows of one binding's size.
   const sweeps = sweep.map((name) => {
     const t = byName.get(name)!.tensor;

@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
 import { FactlabError } from '../../errors.js';
+import type { KernelTimer } from './kernel-timer.js';
 
 /**
  * Records dispatches into one command encoder and submits them in batches. Ops return at once (the ops API is
@@ -23,6 +24,8 @@ const SCOPES: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
 export class Recorder {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** The pipeline the open pass last set: consecutive dispatches of one kernel set it once (each call crosses into Dawn). */
+  private passPipeline: GPUComputePipeline | null = null;
   readonly uniformBuffer: GPUBuffer;
   private readonly stage = new ArrayBuffer(UNIFORM_ARENA);
   private readonly stageWords = new Uint32Array(this.stage);
@@ -36,6 +39,8 @@ export class Recorder {
   private errors: string[] = [];
   /** Dispatches submitted since the backend was made (for tests and benchmarks). */
   submittedDispatches = 0;
+  /** While set, each dispatch runs in a pass of its own, timed by the GPU (WebGPUBackend.timeKernels). */
+  timer: KernelTimer | null = null;
 
   constructor(private readonly device: GPUDevice, private readonly uniformAlign: number, private readonly onSubmit: () => void) {
     this.uniformBuffer = device.createBuffer({ size: UNIFORM_ARENA, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -83,12 +88,19 @@ export class Recorder {
   }
 
   /** `uniformOffset`: where the dispatch's parameters lie in the uniform buffer (a dynamic offset of binding 0). */
-  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, groups: readonly [number, number, number], uniformOffset: number): void {
+  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, groups: readonly [number, number, number], uniformOffset: number, op: string): void {
     const encoder = this.open();
-    this.pass ??= encoder.beginComputePass();
-    this.pass.setPipeline(pipeline);
+    const timestampWrites = this.timer?.next(op);
+    if (timestampWrites) {
+      if (this.pass) this.pass.end();
+      this.pass = encoder.beginComputePass({ timestampWrites });
+      this.passPipeline = null;
+    }
+    if (!this.pass) { this.pass = encoder.beginComputePass(); this.passPipeline = null; }
+    if (this.passPipeline !== pipeline) { this.pass.setPipeline(pipeline); this.passPipeline = pipeline; }
     this.pass.setBindGroup(0, bindGroup, [uniformOffset]);
     this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    if (timestampWrites) { this.pass.end(); this.pass = null; }
     if (++this.dispatches >= MAX_DISPATCHES) this.flush();
   }
 

@@ -15,7 +15,7 @@ import { tensor } from '../../creation.js';
 import type { Tensor } from '../../tensor.js';
 import { tidy } from '../../lifetime.js';
 import {
-  add, mul, exp, broadcastTo, cast, where, slice, concat, transpose, embedding, indexSelect, softmax,
+  add, mul, exp, matmul, broadcastTo, cast, where, slice, concat, transpose, embedding, indexSelect, softmax,
 } from '../../ops/index.js';
 import { indexAdd } from '../../ops/shape/index-select.js';
 import { values } from '../../testing/reference.js';
@@ -172,4 +172,74 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) size:
 
 test('an allocation beyond maxBufferSize is refused at once', () => {
   assert.throws(() => gpu.alloc('float32', Math.ceil(gpu.limits.maxBuffer / 4) + 1), /exceeds this GPU's maxBufferSize/);
+});
+
+test('timeKernels times every kernel its work records, in order, and the work still computes', { skip: !gpu.timestamps && 'the adapter has no timestamp-query' }, async () => {
+  const a = tensor(values(64 * 32, 1), [64, 32], { backend: gpu }), b = tensor(values(32 * 16, 2), [32, 16], { backend: gpu });
+  const before = gpu.recorder.submittedDispatches;
+  const { result, kernels, dropped } = await gpu.timeKernels(async () => {
+    const c = matmul(exp(a), b);
+    return await read(c);
+  });
+  const dispatched = gpu.recorder.submittedDispatches - before;
+  assert.equal(dropped, 0);
+  assert.equal(kernels.length, dispatched);
+  assert.deepEqual(kernels.map((k) => k.op), ['exp', 'matmul']);
+  for (const k of kernels) assert.ok(Number.isFinite(k.ms) && k.ms >= 0, `${k.op}: ${k.ms} ms`);
+  const expected = await read(matmul(exp(a), b));
+  assert.deepEqual(result, expected);
+  const few = await gpu.timeKernels(() => { add(a, a).dispose(); add(a, a).dispose(); add(a, a).dispose(); }, 2);
+  assert.equal(few.kernels.length, 2);
+  assert.equal(few.dropped, 1);
+  // More kernels than one query set holds (2048).
+  const many = await gpu.timeKernels(() => { for (let i = 0; i < 2100; i++) mul(a, a).dispose(); });
+  assert.equal(many.kernels.length, 2100);
+  assert.ok(many.kernels.every((k) => k.op === 'mul' && Number.isFinite(k.ms) && k.ms >= 0));
+  await assert.rejects(gpu.timeKernels(() => gpu.timeKernels(() => 0)), /cannot nest/);
+  a.dispose(); b.dispose();
+});
+
+test('the pool keeps freed buffers up to half the largest working set, and trimPool gives them back', async () => {
+  const small = new WebGPUBackend(gpu.device, gpu.description, gpu.subgroups, { maxPooledBytes: 0 });
+  const mib = 256 * 1024;  // float32 elements in 1 MiB, exactly one size class
+  const ts = Array.from({ length: 4 }, () => tensor(new Float32Array(mib), [mib], { backend: small }));
+  assert.equal(small.bufferCount(), 4);
+  for (const t of ts) t.dispose();
+  await small.sync();
+  assert.equal(small.bufferCount(), 2, 'two of the four freed 1 MiB buffers kept: half the 4 MiB working set');
+  assert.equal(small.pooledBytes(), 2 * 1024 * 1024);
+  const again = tensor(new Float32Array(mib), [mib], { backend: small });
+  assert.equal(small.bufferCount(), 2, 'a kept buffer served the next allocation of its size');
+  again.dispose();
+  small.trimPool();
+  assert.equal(small.bufferCount(), 0);
+  const one = tensor(new Float32Array(mib), [mib], { backend: small });
+  one.dispose();
+  await small.sync();
+  assert.equal(small.bufferCount(), 0, 'after trimPool the cap is maxPooledBytes (0) again until the working set grows');
+});
+
+test('destroying a buffer forgets only the cached bind groups that name it', async () => {
+  const b2 = new WebGPUBackend(gpu.device, gpu.description, gpu.subgroups, { maxPooledBytes: 0 });
+  let created = 0;
+  const device = gpu.device;
+  const make = device.createBindGroup.bind(device);
+  device.createBindGroup = (d: GPUBindGroupDescriptor) => { created++; return make(d); };
+  try {
+    const a = tensor(values(64, 1), [64], { backend: b2 }), c = tensor(values(64, 2), [64], { backend: b2 });
+    const run = async (x: Tensor) => { const y = exp(x); const d = await y.data(); y.dispose(); return d; };
+    await run(a); await run(c);
+    const before = created;
+    await run(a); await run(c);
+    assert.equal(created, before, 'both bind groups are cached');
+    const buffers = b2.bufferCount();
+    a.dispose();
+    await b2.sync();
+    assert.equal(b2.bufferCount(), buffers - 1, "a's buffer was destroyed (beyond the pool's cap)");
+    await run(c);
+    assert.equal(created, before, "c's bind group survived the destruction of a's buffer");
+    c.dispose();
+  } finally {
+    device.createBindGroup = make;
+  }
 });

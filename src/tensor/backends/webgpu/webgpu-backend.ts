@@ -4,8 +4,10 @@ import type { Backend, Storage } from '../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { FactlabError } from '../../errors.js';
 import { BufferPool } from './buffer-pool.js';
+import type { Compiled } from './kernel.js';
 import { Recorder } from './recorder.js';
 import { requestGpuDevice } from './device.js';
+import { KernelTimer, noTimestamps, type KernelTime } from './kernel-timer.js';
 
 /**
  * The WebGPU backend: storages are GPUBuffers, kernels are WGSL beside their ops (the `webgpu` entry of each op's
@@ -59,7 +61,9 @@ export class WebGPUBackend implements Backend {
     maxGroupsPerDim: number; storageAlign: number;
   };
   readonly recorder: Recorder;
-  readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }>();
+  /** Compiled kernels by code, then by the rest of what decides their source (kernel.ts). */
+  readonly pipelines = new Map<string, Map<string, Compiled>>();
+  nextPipelineId = 0;
   /**
    * Bind groups by pipeline layout and the exact buffer ranges they bind. A training step binds the same pooled
    * buffers in the same pattern at every step, and creating a bind group (a native object the garbage collector
@@ -67,6 +71,8 @@ export class WebGPUBackend implements Backend {
    * not enter the key. Forgotten whenever a buffer is destroyed, so no cached group names a dead buffer.
    */
   private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** The keys of the cached bind groups that name each buffer (by id), to forget just those when it is destroyed. */
+  private readonly groupsOfBuffer = new Map<number, string[]>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
   readonly faultBuffer: GPUBuffer;
@@ -86,7 +92,7 @@ export class WebGPUBackend implements Backend {
       maxGroupsPerDim: l.maxComputeWorkgroupsPerDimension, storageAlign: l.minStorageBufferOffsetAlignment,
     };
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    this.pool = new BufferPool(device, usage, opts.maxPooledBytes ?? 2 ** 30, () => this.bindGroups.clear(), (b) => this.bufferId(b));
+    this.pool = new BufferPool(device, usage, opts.maxPooledBytes ?? 2 ** 30, (b) => this.forgetBindGroups(b), (b) => this.bufferId(b));
     this.recorder = new Recorder(device, l.minUniformBufferOffsetAlignment, () => this.pool.settle());
     this.faultBuffer = device.createBuffer({ size: FAULT_WORDS * 4, usage });
   }
@@ -98,15 +104,27 @@ export class WebGPUBackend implements Backend {
     return id;
   }
 
-  /** The cached bind group of `key`, made by `make` the first time (see `bindGroups`). */
-  bindGroup(key: string, make: () => GPUBindGroup): GPUBindGroup {
+  /** The cached bind group of `key`, made of `layout` and `entries` (buffer bindings) the first time (see `bindGroups`). */
+  bindGroup(key: string, layout: GPUBindGroupLayout, entries: GPUBindGroupEntry[]): GPUBindGroup {
     let g = this.bindGroups.get(key);
     if (!g) {
       // A bound on memory for workloads whose buffers never repeat.
-      if (this.bindGroups.size >= 50_000) this.bindGroups.clear();
-      this.bindGroups.set(key, (g = make()));
+      if (this.bindGroups.size >= 50_000) { this.bindGroups.clear(); this.groupsOfBuffer.clear(); }
+      this.bindGroups.set(key, (g = this.device.createBindGroup({ layout, entries })));
+      for (const e of entries) {
+        const id = this.bufferId((e.resource as GPUBufferBinding).buffer);
+        let keys = this.groupsOfBuffer.get(id);
+        if (!keys) this.groupsOfBuffer.set(id, (keys = []));
+        keys.push(key);
+      }
     }
     return g;
+  }
+
+  private forgetBindGroups(b: GPUBuffer): void {
+    const id = this.bufferId(b);
+    for (const key of this.groupsOfBuffer.get(id) ?? []) this.bindGroups.delete(key);
+    this.groupsOfBuffer.delete(id);
   }
 
   /** Storage for a kernel's output (see `upload` for storage written from the host). */
@@ -205,10 +223,40 @@ export class WebGPUBackend implements Backend {
 
   pooledBytes(): number { return this.pool.pooledBytes(); }
 
-  /** Destroys pooled buffers (for instance before a large allocation, or when memory is tight). */
+  /** Whether kernels can be timed on the GPU (`timeKernels`). */
+  get timestamps(): boolean { return this.device.features.has('timestamp-query'); }
+
+  /**
+   * Runs `fn` with every kernel it records timed by the GPU: the kernels in order, each with its op and its
+   * milliseconds, and the number of dispatches beyond `capacity` that ran untimed. Each timed kernel runs in a
+   * compute pass of its own, which costs a little; the times are of the kernels alone, without the host's recording.
+   */
+  async timeKernels<T>(fn: () => T | Promise<T>, capacity = 16384): Promise<{ result: T; kernels: KernelTime[]; dropped: number }> {
+    if (!this.timestamps) throw noTimestamps(this.description);
+    if (this.recorder.timer) throw new FactlabError('webgpu: timeKernels calls cannot nest');
+    this.recorder.flush();
+    const timer = new KernelTimer(this.device, capacity);
+    this.recorder.timer = timer;
+    let result: T;
+    try {
+      result = await fn();
+      this.recorder.flush();
+    } finally {
+      this.recorder.timer = null;
+    }
+    const kernels = await timer.read();
+    await this.recorder.check();
+    return { result, kernels, dropped: timer.dropped };
+  }
+
+  /**
+   * Destroys pooled buffers (for instance before a large allocation, or when memory is tight), and forgets the
+   * largest working set so far, which otherwise lets the pool keep up to half of it (see BufferPool).
+   */
   trimPool(): void {
     this.recorder.flush();
     this.pool.trim();
+    this.pool.resetWorkingSet();
   }
 
   /** A code for a kernel that may find a bad index on the GPU; `describe` builds the error if it does. */

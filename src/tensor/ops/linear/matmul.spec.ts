@@ -16,8 +16,11 @@ function naive(a: number[], b: number[], m: number, k: number, n: number, tA: bo
 }
 
 const cases: [number, number, number, boolean, boolean][] = [[1, 1, 1, false, false], [3, 5, 7, false, false], [17, 9, 33, false, true], [8, 13, 5, true, false], [6, 4, 19, true, true], [33, 65, 17, false, true]];
+// Shapes that take each GPU path (matmul.wgsl.ts): 128-wide tiles with ragged edges, and products split along K.
+const gpuPaths: [number, number, number, boolean, boolean][] = [[130, 20, 260, false, true], [131, 19, 129, true, false], [129, 9, 140, true, true], [140, 11, 133, false, false],
+  [5, 1500, 70, false, true], [7, 1030, 9, true, false], [130, 600, 140, false, true], [131, 520, 129, true, true]];
 
-const forward: ForwardCase[] = cases.map(([m, k, n, tA, tB], i) => ({
+const forward: ForwardCase[] = [...cases, ...gpuPaths].map(([m, k, n, tA, tB], i) => ({
   op: 'matmul', name: `${m}x${k}x${n} tA=${tA} tB=${tB}`,
   run() {
     const a = f32(values(m * k, 1 + i)), b = f32(values(k * n, 50 + i));
@@ -34,6 +37,12 @@ forward.push(
     const e: number[] = [];
     for (let z = 0; z < 6; z++) e.push(...naive(a.slice(z * 20, z * 20 + 20), b.slice(z * 10, z * 10 + 10), 4, 5, 2, false, false));
     return { actual: matmul(tensor(a, [2, 3, 4, 5]), tensor(b, [2, 3, 5, 2])), expected: e, shapes: [[2, 3, 4, 2]], rtol: 1e-4 };
+  } },
+  { op: 'matmul', name: 'batched, split along K [3,6,600]·[3,600,5]', run() {
+    const a = f32(values(3 * 6 * 600, 17)), b = f32(values(3 * 600 * 5, 18));
+    const e: number[] = [];
+    for (let z = 0; z < 3; z++) e.push(...naive(a.slice(z * 3600, z * 3600 + 3600), b.slice(z * 3000, z * 3000 + 3000), 6, 600, 5, false, false));
+    return { actual: matmul(tensor(a, [3, 6, 600]), tensor(b, [3, 600, 5])), expected: e, shapes: [[3, 6, 5]], atol: 1e-4, rtol: 1e-4 };
   } },
   { op: 'matmul', name: 'shared rank-2 left operand against a batch', run() {
     const a = f32(values(12, 9)), b = f32(values(2 * 4 * 5, 10));

@@ -1,0 +1,125 @@
+/**
+ * float32 matmul throughput on the GPU, factlab beside PyTorch (TF32 off) in one run: the issue's two shapes (2048³
+ * and 512×10240×2560), the few-row products of patching and editing a 2.8B model (16 or 384 rows against a
+ * 2560×10240 weight), and Mamba's out_proj (K 5120). Each shape runs with the plan factlab picks and with every
+ * forced tile plan of `--variants`, so one run both measures and tunes.
+ *   node dist/bench/matmul.js [--shapes 2048x2048x2048:nn,...] [--variants 8x8s,4x16,...] [--reps 50] [--python python3] [--no-reference]
+ * Appends a table to bench/results/matmul.md and docs/performance.md and writes bench/results/matmul-<date>-gpu.json.
+ */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { benchContext, writeBenchRecord } from './context.js';
+import { useBackend } from '../src/tensor/backends/by-name.js';
+import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
+import { randn } from '../src/tensor/creation.js';
+import { matmul } from '../src/tensor/ops/linear/matmul.js';
+import { forceMatmulPlan, plan, type MatmulPlan } from '../src/tensor/ops/linear/matmul.wgsl.js';
+
+interface Opts { shapes: string; variants: string; reps: number; python: string; reference: boolean }
+interface Shape { spec: string; m: number; k: number; n: number; transB: boolean }
+
+const DEFAULT_SHAPES = '2048x2048x2048:nn,2048x2048x2048:nt,512x10240x2560:nn,512x10240x2560:nt,384x2560x10240:nt,16x2560x10240:nt,16x5120x2560:nt,4096x4096x4096:nn';
+
+function parse(spec: string): Shape {
+  const m = /^(\d+)x(\d+)x(\d+):(nn|nt)$/.exec(spec);
+  if (!m) throw new Error(`--shapes: '${spec}' is not MxKxN:nn or MxKxN:nt`);
+  return { spec, m: +m[1]!, k: +m[2]!, n: +m[3]!, transB: m[4] === 'nt' };
+}
+
+/**
+ * GPU milliseconds per product, from timestamps written around each kernel (WebGPUBackend.timeKernels): the median
+ * over `reps` products of the time of its kernels (two where the product is split along K). The host's recording
+ * and the read's latency are not in it; the wall-clock time of back-to-back products, which has both, is returned too.
+ */
+async function time(gpu: WebGPUBackend, s: Shape, reps: number, forced: MatmulPlan | null): Promise<{ ms: number; wallMs: number }> {
+  const a = randn([s.m, s.k], 1), b = randn(s.transB ? [s.n, s.k] : [s.k, s.n], 2);
+  forceMatmulPlan(forced);
+  try {
+    const run = async () => {
+      for (let i = 0; i < reps; i++) matmul(a, b, { transB: s.transB }).dispose();
+      await gpu.sync();
+    };
+    await run();
+    const t0 = performance.now();
+    await run();
+    const wallMs = (performance.now() - t0) / reps;
+    const { kernels } = await gpu.timeKernels(run);
+    const per = kernels.length / reps;
+    const each = Array.from({ length: reps }, (_, i) => kernels.slice(i * per, (i + 1) * per).reduce((t, k) => t + k.ms, 0));
+    return { ms: median(each), wallMs };
+  } finally {
+    forceMatmulPlan(null);
+    a.dispose(); b.dispose();
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+const planName = (p: MatmulPlan) => `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}`;
+
+async function main(o: Opts): Promise<void> {
+  const loadAtStart = loadavg()[0]!;
+  const gpu = await useBackend('webgpu', 'the backend') as WebGPUBackend;
+  const shapes = o.shapes.split(',').map(parse);
+  let reference: { torch: string; device: string; rows: { shape: string; dtype: string; ms: number; tflops: number }[] } | { error: string } | null = null;
+  if (o.reference) {
+    const out = join(mkdtempSync(join(tmpdir(), 'factlab-matmul-')), 'out.json');
+    const script = fileURLToPath(new URL('../../reference/matmul_bench.py', import.meta.url));
+    const r = spawnSync(o.python, [script, '--shapes', o.shapes, '--out', out], { stdio: ['ignore', 'inherit', 'inherit'] });
+    reference = r.status === 0 && existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : { error: `${o.python} exited with ${r.status ?? r.error?.message}` };
+  }
+  const variants = o.variants.split(',').filter(Boolean).map((v): MatmulPlan & { split: boolean } => {
+    const m = /^(\d)x(\d+)(s?)$/.exec(v);
+    const tm = Number(m?.[1]), bk = Number(m?.[2]);
+    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s] with TM 4 or 8 and 16·TM·BK a multiple of 256`);
+    return { tm, bk, splits: 1, split: m[3] === 's' };
+  });
+  const rows = [];
+  for (const s of shapes) {
+    const flop = 2 * s.m * s.k * s.n;
+    const chosen = plan({ batch: 1, m: s.m, k: s.k, n: s.n, transA: false, transB: s.transB, strideA: 0, strideB: 0 });
+    const { ms, wallMs } = await time(gpu, s, o.reps, null);
+    const tried = [];
+    for (const v of variants) {
+      const p = { ...v, splits: v.split ? chosen.splits : 1 };
+      const v4 = await time(gpu, s, o.reps, p);
+      tried.push({ plan: planName(p), ms: v4.ms, tflops: flop / v4.ms / 1e9 });
+    }
+    rows.push({ shape: s.spec, plan: planName(chosen), ms, wallMs, tflops: flop / ms / 1e9, variants: tried });
+    console.error(JSON.stringify(rows.at(-1)));
+  }
+  const { date, commit, machine, command } = benchContext(loadAtStart);
+  const ref = reference && 'rows' in reference ? reference : null;
+  const refCell = (shape: string, dtype: string) => {
+    const r = ref?.rows.find((x) => x.shape === shape && x.dtype === dtype);
+    return r ? `${r.tflops.toFixed(1)} (${r.ms.toFixed(3)} ms)` : '–';
+  };
+  const md = [
+    `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${gpu.description}; ${ref ? `torch ${ref.torch} on ${ref.device}` : `reference: ${reference ? (reference as { error: string }).error : 'not run'}`}; ${machine.cpu}, ${machine.cores} cores; commit ${commit}`,
+    '',
+    `Command: \`${command}\`. TFLOP/s of one float32 product: GPU time of its kernels from timestamps, median of ${o.reps}; the wall-clock time of back-to-back products (host recording included) in the second column. PyTorch: wall-clock over 50 back to back after synchronising, best of 3, TF32 off. "nt" is A·Bᵀ (a linear layer), "nn" A·B.`,
+    '',
+    '| M×K×N | factlab (its plan) | factlab wall per product | other tile plans | PyTorch float32 | PyTorch bfloat16 | factlab ÷ PyTorch float32 |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const f32 = ref?.rows.find((x) => x.shape === r.shape && x.dtype === 'float32');
+      return `| ${r.shape} | ${r.tflops.toFixed(1)} (${r.ms.toFixed(3)} ms; ${r.plan}) | ${r.wallMs.toFixed(3)} ms | ${r.variants.map((v) => `${v.plan}: ${v.tflops.toFixed(1)}`).join('; ') || '–'} | ${refCell(r.shape, 'float32')} | ${refCell(r.shape, 'bfloat16')} | ${f32 ? `${(f32.ms / r.ms).toFixed(2)}×` : '–'} |`;
+    }),
+    '',
+  ].join('\n');
+  writeBenchRecord('matmul', 'gpu', date, { date, command, commit, machine, device: gpu.description, reps: o.reps, rows, reference }, md);
+}
+
+await new Command('matmul')
+  .description('float32 matmul throughput on the GPU, factlab beside PyTorch')
+  .option('--shapes <list>', 'MxKxN:nn|nt, comma-separated', DEFAULT_SHAPES)
+  .option('--variants <list>', 'forced tile plans TMxBK[s: split K as planned] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
+  .option('--reps <n>', 'products per round', (v) => Number(v), 50)
+  .option('--python <path>', 'python with torch', process.env.FACTLAB_PYTHON ?? 'python3')
+  .option('--no-reference', 'time factlab only')
+  .action(main)
+  .parseAsync();

@@ -1,0 +1,40 @@
+/**
+ * Every tile plan of the WGSL matmul (matmul.wgsl.ts), forced, against the CPU backend's product: the ops suite
+ * covers the plans that shapes choose by themselves; benchmarks also time the others.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initWebGPU } from '../../backends/webgpu/webgpu-backend.js';
+import { cpuBackend } from '../../backends/cpu/cpu-backend.js';
+import { tensor } from '../../creation.js';
+import { values } from '../../testing/reference.js';
+import { matmul } from './matmul.js';
+import { forceMatmulPlan, type MatmulPlan } from './matmul.wgsl.js';
+
+const gpu = await initWebGPU();
+const every = [[false, false], [false, true], [true, false], [true, true]] as const;
+// Deeper slabs unroll into large kernels that take lavapipe seconds to compile: those run in one layout only.
+const plans: [MatmulPlan, readonly (readonly [boolean, boolean])[]][] = [
+  [{ tm: 8, bk: 8, splits: 1 }, every], [{ tm: 8, bk: 8, splits: 3 }, every], [{ tm: 4, bk: 16, splits: 1 }, every],
+  [{ tm: 4, bk: 16, splits: 2 }, every], [{ tm: 8, bk: 16, splits: 2 }, [[false, true]]],
+];
+
+for (const [p, layouts] of plans) {
+  test(`matmul with ${16 * p.tm}² tiles, BK ${p.bk}, ${p.splits} K split(s) equals the CPU product`, async () => {
+    const [m, k, n] = [70, 150, 133];
+    for (const [tA, tB] of layouts) {
+      const a = values(m * k, 3), b = values(k * n, 4);
+      const sa = tA ? [k, m] : [m, k], sb = tB ? [n, k] : [k, n];
+      const want = await matmul(tensor(a, sa, { backend: cpuBackend }), tensor(b, sb, { backend: cpuBackend }), { transA: tA, transB: tB }).data();
+      forceMatmulPlan(p);
+      try {
+        const got = await matmul(tensor(a, sa, { backend: gpu }), tensor(b, sb, { backend: gpu }), { transA: tA, transB: tB }).data();
+        let worst = 0;
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+        assert.ok(worst < 1e-4, `tA=${tA} tB=${tB}: largest difference ${worst}`);
+      } finally {
+        forceMatmulPlan(null);
+      }
+    }
+  });
+}
