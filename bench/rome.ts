@@ -105,11 +105,13 @@ async function main(): Promise<void> {
   t0 = performance.now();
   const contexts = await editor.contextTemplates();
   const contextSeconds = (performance.now() - t0) / 1000;
+  t0 = performance.now();
   await editor.prepareStats([{ layer, matrix: 'o' }]);
+  const factorSeconds = (performance.now() - t0) / 1000;
   t0 = performance.now();
   const edit = await editor.compute(REQUEST);
   const editSeconds = (performance.now() - t0) / 1000;
-  console.error(`factlab edit: ${editSeconds.toFixed(2)} s (${edit.v.steps.length} v* steps); context templates sampled in ${contextSeconds.toFixed(2)} s`);
+  console.error(`factlab edit: ${editSeconds.toFixed(2)} s (${edit.v.steps.length} v* steps); context templates sampled in ${contextSeconds.toFixed(2)} s; C factored in ${factorSeconds.toFixed(2)} s`);
 
   let reference: Record<string, unknown> | null = null;
   if (o.reference) {
@@ -145,10 +147,10 @@ async function main(): Promise<void> {
       };
     }
   }
-  record(o, config, layer, { statsSeconds, statsTokens: stats.get(target.keySite)!.tokens, documents: docs.length, editSeconds, contextSeconds, vSteps: edit.v.steps.length, finalProb: edit.v.steps.at(-1)!.meanProb }, reference, loadAtStart);
+  record(o, config, layer, { statsSeconds, statsTokens: stats.get(target.keySite)!.tokens, documents: docs.length, editSeconds, contextSeconds, factorSeconds, vSteps: edit.v.steps.length, finalProb: edit.v.steps.at(-1)!.meanProb }, reference, loadAtStart);
 }
 
-function record(o: Opts, config: MambaConfig, layer: number, factlab: { statsSeconds: number; statsTokens: number; documents: number; editSeconds: number; contextSeconds: number; vSteps: number; finalProb: number }, reference: Record<string, unknown> | null, loadAtStart: number): void {
+function record(o: Opts, config: MambaConfig, layer: number, factlab: { statsSeconds: number; statsTokens: number; documents: number; editSeconds: number; contextSeconds: number; factorSeconds: number; vSteps: number; finalProb: number }, reference: Record<string, unknown> | null, loadAtStart: number): void {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const { date, commit, machine } = benchContext(loadAtStart);
   const command = `node dist/bench/rome.js ${process.argv.slice(2).join(' ')}`.trim();
@@ -166,7 +168,7 @@ function record(o: Opts, config: MambaConfig, layer: number, factlab: { statsSec
     '',
     ref ? `Reference: torch ${ref.torch} on ${ref.device}${ref.device === 'cpu' ? ` (${ref.threads} threads)` : ''}, mamba-minimal's Python-loop scan. ${ref.sameWeights ? `Same weights and inputs on both sides: relative L2 difference of u ${ref.uRelDiff!.toExponential(2)}, of r ${ref.rRelDiff!.toExponential(2)}.` : 'Each side has its own random weights (timing only).'}`
       : reference ? `Reference failed: ${(reference as { error: string }).error}.` : 'Reference not run.',
-    `Context templates (21, sampled once per model and cached, not in the edit time): ${factlab.contextSeconds.toFixed(2)} s.`,
+    `Context templates (21, sampled once per model and cached, not in the edit time): ${factlab.contextSeconds.toFixed(2)} s. C's Cholesky factor (once per layer and module, kept for every edit there, as ROME keeps C⁻¹; not in the edit time, while the reference's edit includes its torch.inverse on the GPU): ${factlab.factorSeconds.toFixed(2)} s.`,
     '',
   ].join('\n');
   mkdirSync(join(root, 'bench/results'), { recursive: true });

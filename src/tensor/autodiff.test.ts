@@ -7,7 +7,10 @@ import { liveTensors, tidy } from './lifetime.js';
 import { tensor } from './creation.js';
 import { add, mul, sub } from './ops/elementwise/binary.js';
 import { sumTo } from './ops/shape/broadcast.js';
-import { cpuBackend } from './backends/cpu/cpu-backend.js';
+import { cpuBackend, cpuF32 } from './backends/cpu/cpu-backend.js';
+import { defineOp, runOp } from './op.js';
+import { linear } from './ops/linear/matmul.js';
+import type { Tensor } from './tensor.js';
 import { assertClose } from './testing/check.js';
 
 const sum = (t: ReturnType<typeof tensor>) => sumTo(t, []);
@@ -92,4 +95,25 @@ test('ten thousand gradient steps leak neither tensors nor memory', () => {
   }
   assert.equal(liveTensors(), live);
   assert.equal(cpuBackend.allocatedBytes(), bytes);
+});
+
+test('a backward is told which inputs need a gradient, and a linear layer differentiated in x alone gives the same gradient', async () => {
+  const seen: boolean[][] = [];
+  const probeOp = defineOp<Record<string, never>>({
+    name: 'test.needsProbe',
+    infer: (inputs) => [{ shape: [...inputs[0]!.shape], dtype: 'float32' }],
+    kernels: { cpu({ inputs: [a, b], outputs: [o] }) { cpuF32(o!).set(cpuF32(a!).map((v, i) => v * cpuF32(b!)[i]!)); } },
+    backward([g], { inputs: [a, b], needs }) {
+      seen.push([...needs]);
+      return [needs[0] ? mul(g!, b!) : null, needs[1] ? mul(g!, a!) : null];
+    },
+  });
+  const probe = (a: Tensor, b: Tensor) => runOp(probeOp, [a, b], {})[0]!;
+  const x = tensor([1, 2, 3]), w = tensor([4, 5, 6]);
+  for (const wrt of [[x], [w], [x, w]]) valueAndGrad(() => sum(probe(x, w)), wrt).grads.forEach((g) => g.dispose());
+  assert.deepEqual(seen, [[true, false], [false, true], [true, true]]);
+  const W = tensor([1, -2, 3, 0.5, 4, -1], [2, 3]), X = tensor([0.5, 1, -1, 2, 0, 3], [2, 3]);
+  const alone = valueAndGrad(() => sum(mul(linear(X, W), linear(X, W))), [X]).grads[0]!;
+  const both = valueAndGrad(() => sum(mul(linear(X, W), linear(X, W))), [X, W]).grads[0]!;
+  assertClose(await alone.data(), await both.data(), 0);
 });

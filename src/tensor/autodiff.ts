@@ -83,7 +83,8 @@ function backprop(tape: Tape, seeds: Map<number, Tensor>, wrt: readonly Tensor[]
       const node = tape.nodes[i]!;
       const gOut = node.outputIds.map((id) => grads.get(id) ?? null);
       if (gOut.every((g) => g === null)) continue;
-      const gIn = tidy(() => node.def.backward!(gOut, { inputs: node.inputs, outputs: node.outputs, attrs: node.attrs }));
+      const needs = node.inputIds.map((id) => tape.tracked.has(id));
+      const gIn = tidy(() => node.def.backward!(gOut, { inputs: node.inputs, outputs: node.outputs, attrs: node.attrs, needs }));
       for (let j = 0; j < node.inputIds.length; j++) {
         const id = node.inputIds[j]!;
         const g = gIn[j];

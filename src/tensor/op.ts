@@ -18,6 +18,12 @@ export interface BackwardContext<A> {
   readonly inputs: readonly Tensor[];
   readonly outputs: readonly Tensor[];
   readonly attrs: A;
+  /**
+   * Whether each input's gradient is wanted (it depends on a tensor being differentiated). A backward may return
+   * null for the others instead of computing them: a weight's gradient costs as much as the input's, and nothing
+   * reads it when only activations or an edit vector are differentiated (ROME's v*, LRE's Jacobian).
+   */
+  readonly needs: readonly boolean[];
 }
 
 /**

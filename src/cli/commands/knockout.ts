@@ -11,7 +11,7 @@ import { corpusFromSpec } from '../../methods/data/corpus.js';
 import { prepareSwap } from '../../methods/tracing/prepare.js';
 import { writeFigure } from '../../methods/tracing/figures.js';
 import {
-  KNOCKOUT_METHODS, SEVERABLE, checkMethods, averageKnockout, averagePathBlocking, comparisonChart, compareMethods, defaultMethods, knockoutChart, knockoutDataset,
+  KNOCKOUT_METHODS, SEVERABLE, checkMethods, averageKnockout, averagePathBlocking, comparisonChart, defaultMethods, knockoutChart, knockoutDataset,
   knockoutFact, meanActivations, parseSourceSets, pathBlockingChart, pathBlockFact, type KnockoutMethod, type KnockoutSummary,
 } from '../../methods/knockout/index.js';
 import { emit, progressBar, table } from '../output.js';

@@ -8,7 +8,7 @@ import { loadFacts, isNontrivialPrefix } from '../../methods/data/index.js';
 import { writeJsonAtomic } from '../../methods/data/cache.js';
 import {
   averageHeatmap, factHeatmap, factTrace, normalise, pickAlternative, prepareFact, resolveSites, traceDataset, traceInput, writeFigure,
-  SIX_ROWS, type Corruption, type DatasetSummary, type FactTrace, type Normalisation, type TraceOptions, type TraceSite,
+  SIX_ROWS, type Corruption, type DatasetSummary, type Normalisation, type TraceOptions, type TraceSite,
 } from '../../methods/tracing/index.js';
 import { sharedPath } from '../../io/shared-data.js';
 import { emit, progressBar, table } from '../output.js';

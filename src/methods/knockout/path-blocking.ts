@@ -1,6 +1,5 @@
 import { FactlabError } from '../../tensor/errors.js';
 import type { LanguageModel } from '../../models/model.js';
-import type { FactTokenizer } from '../../io/tokenizer/tokenizer.js';
 import type { Intervention } from '../../interventions/types.js';
 import type { Prepared } from '../tracing/prepare.js';
 import { headProbs, patchedProbs, type HeadRows } from './batch.js';

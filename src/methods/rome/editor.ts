@@ -6,7 +6,8 @@ import { checkHparams, defaultHparams, type RomeHparams, type RomeMatrix } from 
 import { editTarget, type EditTarget } from './modules.js';
 import { contextTemplates } from './context.js';
 import { secondMoments, type SecondMoment, type StatsOptions } from './stats.js';
-import { activationsAt, leftVector, meanKey } from './keys.js';
+import { activationsAt, leftVector, meanKey, momentFactor } from './keys.js';
+import type { Matrix } from '../../tensor/linalg/dense.js';
 import { computeV, type VResult } from './values.js';
 import { locate, type RomeRequest } from './prompts.js';
 import { applyUpdate, type AppliedUpdate, type RankOneUpdate } from './update.js';
@@ -51,6 +52,8 @@ export interface RomeEdit extends RomeComputation {
 export class RomeEditor {
   readonly hparams: RomeHparams;
   private readonly moments = new Map<string, SecondMoment>();
+  /** Cholesky factors of C by key site and ridge: factored once, solved with by every edit there. */
+  private readonly factors = new Map<string, Matrix>();
   private contexts: string[] | null;
   private id: string | null;
   private readonly stack: RomeEdit[] = [];
@@ -88,7 +91,19 @@ export class RomeEditor {
       }));
       for (const [s, m] of got) this.moments.set(s, m);
     }
+    // The factorisation belongs with the statistics: it is done once per layer and module, not per edit.
+    for (const s of sites) this.factorOf(s, this.hparams.mom2Ridge);
     return new Map(sites.map((s) => [s, this.moments.get(s)!]));
+  }
+
+  private factorOf(site: string, ridge: number): Matrix {
+    const key = `${site}|${ridge}`;
+    let f = this.factors.get(key);
+    if (!f) {
+      const m = this.moments.get(site)!;
+      this.factors.set(key, (f = momentFactor(m.mom2, Math.round(Math.sqrt(m.mom2.length)), ridge)));
+    }
+    return f;
   }
 
   /** The update for a request, without applying it (layer and matrix default to the editor's hyper-parameters). */
@@ -99,7 +114,7 @@ export class RomeEditor {
     const contexts = await this.contextTemplates();
     const mom2 = hp.mom2Adjustment ? (await this.prepareStats([hp])).get(target.keySite)! : null;
     const kStar = await meanKey(this.model, this.tok, target, contexts, request.prompt, request.subject);
-    const u = leftVector(kStar, mom2?.mom2 ?? null, hp.mom2Ridge);
+    const u = leftVector(kStar, mom2 ? this.factorOf(target.keySite, hp.mom2Ridge) : null);
     const v = await computeV(this.model, this.tok, target, hp, contexts, request.prompt, request.subject, request.target);
     const cur = await activationsAt(this.model, this.tok, [locate(this.tok, '{}', request.prompt, request.subject)], [target.keySite, target.valueSite]);
     const kCur = cur.get(target.keySite)![0]!, vCur = cur.get(target.valueSite)![0]!;

@@ -2,8 +2,8 @@ import type { LanguageModel } from '../../models/model.js';
 import type { FactTokenizer } from '../../io/tokenizer/tokenizer.js';
 import { run } from '../../interventions/run.js';
 import { FactlabError } from '../../tensor/errors.js';
-import { solveSpd } from '../../tensor/linalg/cholesky.js';
-import { matrix } from '../../tensor/linalg/dense.js';
+import { cholesky, choleskySolve } from '../../tensor/linalg/cholesky.js';
+import { matrix, type Matrix } from '../../tensor/linalg/dense.js';
 import { locate, rightPadded, type Located } from './prompts.js';
 import type { EditTarget } from './modules.js';
 
@@ -35,22 +35,33 @@ export async function meanKey(model: LanguageModel, tok: FactTokenizer, target: 
 }
 
 /**
- * u = C⁻¹k* ÷ ‖C⁻¹k*‖ by a Cholesky solve of C·x = k* (never an explicit inverse), or k* ÷ ‖k*‖ without C. A C that is
- * singular (too few tokens for its dimension) is reported with the ridge to add.
+ * The Cholesky factor of C + λI, with λ = ridge·mean(diag C) (`ridge` is relative). Every edit of one layer and
+ * module solves with the same C, so callers factor it once and keep the factor (as ROME keeps C⁻¹): at Mamba-2.8b's
+ * W_o, C is 5120×5120 and its factorisation takes seconds on the host. A singular C (too few tokens for its
+ * dimension) is reported with the ridge to add.
  */
-/** `ridge` is relative: λ = ridge·mean(diag C) is added to C's diagonal. */
-export function leftVector(kStar: Float64Array, mom2: Float64Array | null, ridge = 0): Float64Array {
+export function momentFactor(mom2: Float64Array, n: number, ridge = 0): Matrix {
+  if (mom2.length !== n * n) throw new FactlabError(`ROME: the second moment has ${mom2.length} entries, not ${n}×${n}`);
+  let trace = 0;
+  for (let i = 0; i < n; i++) trace += mom2[i * n + i]!;
+  try {
+    return cholesky(matrix(n, n, mom2), { ridge: (ridge * trace) / n });
+  } catch (e) {
+    throw new FactlabError(`ROME: cannot solve C·u = k* (${(e as Error).message}); gather statistics over more tokens, or set mom2Ridge`);
+  }
+}
+
+/**
+ * u = C⁻¹k* ÷ ‖C⁻¹k*‖ by a Cholesky solve of C·x = k* (never an explicit inverse), or k* ÷ ‖k*‖ without C. `c` is C
+ * itself (factored here, with the relative `ridge`) or its factor from `momentFactor`.
+ */
+export function leftVector(kStar: Float64Array, c: Float64Array | Matrix | null, ridge = 0): Float64Array {
   let u: Float64Array;
-  if (mom2) {
+  if (c) {
     const n = kStar.length;
-    if (mom2.length !== n * n) throw new FactlabError(`ROME: the second moment has ${mom2.length} entries, not ${n}×${n}`);
-    try {
-      let trace = 0;
-      for (let i = 0; i < n; i++) trace += mom2[i * n + i]!;
-      u = solveSpd(matrix(n, n, mom2), kStar, { ridge: (ridge * trace) / n });
-    } catch (e) {
-      throw new FactlabError(`ROME: cannot solve C·u = k* (${(e as Error).message}); gather statistics over more tokens, or set mom2Ridge`);
-    }
+    const factor = c instanceof Float64Array ? momentFactor(c, n, ridge) : c;
+    if (factor.rows !== n) throw new FactlabError(`ROME: the second moment's factor is ${factor.rows}×${factor.cols}, but the key has ${n} entries`);
+    u = choleskySolve(factor, kStar);
   } else {
     u = Float64Array.from(kStar);
   }

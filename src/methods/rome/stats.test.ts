@@ -13,7 +13,7 @@ import { run } from '../../interventions/run.js';
 import { textCorpus, type Corpus } from '../data/corpus.js';
 import { SyntheticWorld } from '../train/synthetic.js';
 import { secondMoments } from './stats.js';
-import { leftVector } from './keys.js';
+import { leftVector, momentFactor } from './keys.js';
 
 const world = new SyntheticWorld(24, 0);
 const tok = world.tokenizer;
@@ -103,4 +103,11 @@ test('u = C⁻¹k*/‖C⁻¹k*‖ by Cholesky agrees with naive Gaussian elimina
   for (let i = 0; i < n; i++) assert.ok(Math.abs(plain[i]! - kStar[i]! / Math.hypot(...kStar)) < 1e-12);
   const singular = new Float64Array(n * n);
   assert.throws(() => leftVector(kStar, singular), /mom2Ridge/);
+  // The factor kept per layer (momentFactor) gives the same u as factoring C in place, and a ridge changes it.
+  const fromFactor = leftVector(kStar, momentFactor(C, n));
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(fromFactor[i]! - u[i]!) < 1e-12);
+  const ridged = leftVector(kStar, momentFactor(C, n, 0.5));
+  assert.ok(ridged.some((v, i) => Math.abs(v - u[i]!) > 1e-6));
+  assert.deepEqual(Array.from(ridged), Array.from(leftVector(kStar, C, 0.5)));
+  assert.throws(() => leftVector(kStar.subarray(1), momentFactor(C, n)), /factor is 24×24, but the key has 23 entries/);
 });

@@ -59,11 +59,11 @@ const matmulOp = defineOp<MatmulOptions>({
       });
     },
   },
-  backward([g], { inputs: [a, b], attrs: { transA = false, transB = false } }) {
+  backward([g], { inputs: [a, b], attrs: { transA = false, transB = false }, needs }) {
     // Each gradient is itself a matmul of g with the other operand, transposed as the chain rule asks.
-    const ga = transA ? matmulRaw(b!, g!, { transA: transB, transB: true }) : matmulRaw(g!, b!, { transB: !transB });
-    const gb = transB ? matmulRaw(g!, a!, { transA: true, transB: transA }) : matmulRaw(a!, g!, { transA: !transA });
-    return [sumTo(ga, a!.shape), sumTo(gb, b!.shape)];
+    const ga = !needs[0] ? null : transA ? matmulRaw(b!, g!, { transA: transB, transB: true }) : matmulRaw(g!, b!, { transB: !transB });
+    const gb = !needs[1] ? null : transB ? matmulRaw(g!, a!, { transA: true, transB: transA }) : matmulRaw(a!, g!, { transA: !transA });
+    return [ga && sumTo(ga, a!.shape), gb && sumTo(gb, b!.shape)];
   },
 });
 

@@ -1,7 +1,7 @@
 import type { OpSpec } from '../../testing/op-spec.js';
 import { tensor } from '../../creation.js';
 import { broadcastTo, sumTo } from './broadcast.js';
-import { broadcastIndex, size, values, f32 } from '../../testing/reference.js';
+import { broadcastIndex, values, f32 } from '../../testing/reference.js';
 import type { Tensor } from '../../tensor.js';
 
 export const spec: OpSpec = {

@@ -57,7 +57,9 @@ const embeddingOp = defineOp<Record<string, never>>({
     },
   },
   // Rows repeated in ids accumulate: the table's gradient is a scatter-add of the output's gradient rows.
-  backward([g], { inputs: [w, ids] }) {
+  backward([g], { inputs: [w, ids], needs }) {
+    // The table's gradient is as large as the table (515 MB for a 2.8B model): made only when it is wanted.
+    if (!needs[0]) return [null, null];
     const [V, d] = w!.shape as [number, number];
     return [indexAdd(reshape(g!, [ids!.size, d]), reshape(ids!, [ids!.size]), 0, V), null];
   },
