@@ -168,7 +168,7 @@ function record(o: Opts, config: MambaConfig, layer: number, factlab: { statsSec
     '',
     ref ? `Reference: torch ${ref.torch} on ${ref.device}${ref.device === 'cpu' ? ` (${ref.threads} threads)` : ''}, mamba-minimal's Python-loop scan. ${ref.sameWeights ? `Same weights and inputs on both sides: relative L2 difference of u ${ref.uRelDiff!.toExponential(2)}, of r ${ref.rRelDiff!.toExponential(2)}.` : 'Each side has its own random weights (timing only).'}`
       : reference ? `Reference failed: ${(reference as { error: string }).error}.` : 'Reference not run.',
-    `Context templates (21, sampled once per model and cached, not in the edit time): ${factlab.contextSeconds.toFixed(2)} s. C's Cholesky factor (once per layer and module, kept for every edit there, as ROME keeps C⁻¹; not in the edit time, while the reference's edit includes its torch.inverse on the GPU): ${factlab.factorSeconds.toFixed(2)} s.`,
+    `Context templates (21, sampled once per model and cached, not in the edit time): ${factlab.contextSeconds.toFixed(2)} s. C's Cholesky factor (once per layer and module, kept for every edit there, as ROME keeps C⁻¹; not in the edit time, while the reference's edit includes its torch.inverse): ${factlab.factorSeconds.toFixed(2)} s.`,
     '',
   ].join('\n');
   mkdirSync(join(root, 'bench/results'), { recursive: true });

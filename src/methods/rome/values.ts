@@ -60,6 +60,7 @@ export async function computeV(model: LanguageModel, tok: FactTokenizer, target:
   const klIdx = tensor(Int32Array.from([rewrite.length * T + kl.subjectLast]), [1]);
   const positions = [...rewrite.map((r) => [r.subjectLast]), [kl.subjectLast]];
   const site = target.valueSite;
+  const lastResidual = `blocks.${model.config.nLayer - 1}.hook_resid_post`;
   const patch = (d: Tensor) => [{ site, kind: 'add' as const, value: d, positions }];
   // The unedited run gives v_init (the value at prompt 0's subject) and the KL reference distribution.
   const first = run(model, ids, { capture: [site] });
@@ -77,11 +78,13 @@ export async function computeV(model: LanguageModel, tok: FactTokenizer, target:
       let parts: Tensor[] = [];
       const d = delta;
       const { value, grads } = valueAndGrad(() => {
-        const r = run(model, ids, { interventions: patch(d) });
+        const r = run(model, ids, { interventions: patch(d), capture: [lastResidual] });
         const [total, perToken, klTerm] = tidy(() => {
-          const flat = reshape(r.logits, [rows.length * T, V]);
-          const perToken = crossEntropy(indexSelect(flat, 0, predIdx), targets, { reduction: 'none' });
-          const lp = logSoftmax(indexSelect(flat, 0, klIdx), -1);
+          // Only the rows the loss reads are unembedded (the final norm is row-wise): the gradient then never
+          // fills a [rows·T, V] logit tensor, whose scatter and head product took most of a step on the CPU.
+          const hidden = reshape(r.captures.get(lastResidual)!, [rows.length * T, model.config.dModel]);
+          const perToken = crossEntropy(model.unembed(indexSelect(hidden, 0, predIdx)), targets, { reduction: 'none' });
+          const lp = logSoftmax(model.unembed(indexSelect(hidden, 0, klIdx)), -1);
           const klTerm = sum(mul(exp(lp), sub(lp, klInit)));
           return [add(mean(perToken), mul(klTerm, hp.klFactor)), perToken, klTerm];
         });
