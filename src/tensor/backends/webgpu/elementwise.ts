@@ -61,6 +61,16 @@ function indexFn(k: number, dims: readonly number[], strides: readonly number[],
   return lines.join('\n');
 }
 
+/** Generated sources by helpers, body and index signature (see mapElements). */
+const sources = new Map<string, Map<string, Map<string, string>>>();
+
+/** Which of indexFn's three forms an operand's strides take. */
+function indexKind(strides: readonly number[], contiguous: readonly number[]): string {
+  if (strides.every((s) => s === 0)) return 'z';
+  if (strides.every((s, d) => s === contiguous[d])) return 'i';
+  return 'g';
+}
+
 export function mapElements(spec: MapSpec): void {
   const { out, inputs } = spec;
   const n = out.size;
@@ -81,30 +91,45 @@ export function mapElements(spec: MapSpec): void {
 
   const operands: Operand[] = inputs.map((x, k) => ({ name: `x${k}`, tensor: x.tensor, type: wgslType(modes[k]!) }));
   operands.push({ name: 'out', tensor: out, write: true, type: wgslType(outMode) });
-  const load = (k: number, at: string) => `${modes[k] === 'bits' ? 'bits' : 'ld'}_x${k}(idx${k}(${at}))`;
-  const call = (at: string) => `f(${inputs.map((_, k) => load(k, at)).join(', ')})`;
-  const inWindow = (at: string) => (sw === undefined ? 'true' : `(idx${sw}(${at}) >= P.x${sw}_lo && idx${sw}(${at}) < P.x${sw}_hi)`);
-  const params = inputs.map((_, k) => `v${k}: ${wgslType(modes[k]!)}`).join(', ');
-  let item: string;
-  if (packed) {
-    item = `fn item(w: u32) {
-  let i = 2u * w;
-  var v = select(ldw_out(w), 0u, P.first == 1u);
-  if (${inWindow('i')}) { v = (v & 0xffff0000u) | (${call('i')} & 0xffffu); }
-  if (i + 1u < P.n && ${inWindow('i + 1u')}) { v = (v & 0xffffu) | (${call('i + 1u')} << 16u); }
-  stw_out(w, v);
-}`;
-  } else if (sw !== undefined) {
-    item = `fn item(i: u32) { if (${inWindow('i')}) { st_out(i, ${call('i')}); } }`;
-  } else {
-    item = `fn item(i: u32) { st_out(i, ${call('i')}); }`;
+  const generate = (): string => {
+    const load = (k: number, at: string) => `${modes[k] === 'bits' ? 'bits' : 'ld'}_x${k}(idx${k}(${at}))`;
+    const call = (at: string) => `f(${inputs.map((_, k) => load(k, at)).join(', ')})`;
+    const inWindow = (at: string) => (sw === undefined ? 'true' : `(idx${sw}(${at}) >= P.x${sw}_lo && idx${sw}(${at}) < P.x${sw}_hi)`);
+    const params = inputs.map((_, k) => `v${k}: ${wgslType(modes[k]!)}`).join(', ');
+    let item: string;
+    if (packed) {
+      item = `fn item(w: u32) {
+    let i = 2u * w;
+    var v = select(ldw_out(w), 0u, P.first == 1u);
+    if (${inWindow('i')}) { v = (v & 0xffff0000u) | (${call('i')} & 0xffffu); }
+    if (i + 1u < P.n && ${inWindow('i + 1u')}) { v = (v & 0xffffu) | (${call('i + 1u')} << 16u); }
+    stw_out(w, v);
+  }`;
+    } else if (sw !== undefined) {
+      item = `fn item(i: u32) { if (${inWindow('i')}) { st_out(i, ${call('i')}); } }`;
+    } else {
+      item = `fn item(i: u32) { st_out(i, ${call('i')}); }`;
+    }
+    return [
+      spec.helpers ?? '',
+      ...layout.strides.map((st, k) => indexFn(k, layout.dims, st, layout.contiguous, offsets[k]!)),
+      `fn f(${params}) -> ${wgslType(outMode)} {\n${spec.body}\n}`,
+      item,
+    ].join('\n');
+  };
+  // The source depends on the body, the helpers and the shape of the index arithmetic, not on sizes (those are
+  // parameters): kept per body, so that a launch hands the pipeline cache the same string object each time
+  // instead of building and hashing a new one.
+  const sig = `${outMode}|${packed ? 'p' : ''}|${sw ?? ''}|${layout.dims.length}|` + layout.strides.map((st, k) => `${modes[k]}:${indexKind(st, layout.contiguous)}:${offsets[k] !== 0 ? 'c' : ''}`).join(',');
+  let byBody = sources.get(spec.helpers ?? '');
+  if (!byBody) sources.set(spec.helpers ?? '', (byBody = new Map()));
+  let bySig = byBody.get(spec.body);
+  if (!bySig) byBody.set(spec.body, (bySig = new Map()));
+  let code = bySig.get(sig);
+  if (code === undefined) {
+    code = generate();
+    if (bySig.size < 256) bySig.set(sig, code);
   }
-  const code = [
-    spec.helpers ?? '',
-    ...layout.strides.map((st, k) => indexFn(k, layout.dims, st, layout.contiguous, offsets[k]!)),
-    `fn f(${params}) -> ${wgslType(outMode)} {\n${spec.body}\n}`,
-    item,
-  ].join('\n');
 
   launch({
     op: spec.op,
