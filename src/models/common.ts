@@ -3,6 +3,8 @@ import { FactlabError } from '../tensor/errors.js';
 import { cast } from '../tensor/ops/shape/cast.js';
 import { reshape } from '../tensor/ops/shape/reshape.js';
 import { slice } from '../tensor/ops/shape/slice.js';
+import { linear } from '../tensor/ops/linear/matmul.js';
+import { zeros } from '../tensor/creation.js';
 import type { ModelConfig } from '../io/config/config.js';
 import type { ForwardStart } from './model.js';
 
@@ -28,6 +30,19 @@ export function startResidual(config: ModelConfig, ids: Tensor, start: ForwardSt
 /** The attention mask as float32 (1 real, 0 padding); the caller disposes it. */
 export function floatMask(mask: Tensor): Tensor {
   return mask.dtype === 'float32' ? reshape(mask, mask.shape) : cast(mask, 'float32');
+}
+
+/**
+ * The unembedding of the final hidden states `hf` [B, T, d] as `ForwardOptions.logits` asks: every position, the
+ * last one ([B, V]), or none (an empty [B, 0], for runs that only capture hook sites).
+ */
+export function unembedAs(which: 'all' | 'last' | 'none' | undefined, hf: Tensor, head: Tensor): Tensor {
+  if (which === 'none') return zeros([hf.shape[0]!, 0], { backend: hf.backend });
+  if (which !== 'last') return linear(hf, head);
+  const last = lastPosition(hf);
+  const out = linear(last, head);
+  last.dispose();
+  return out;
 }
 
 /** The last position of [B, T, d] as [B, d]. */

@@ -17,7 +17,7 @@ import { noHooks } from './hooks.js';
 import type { ForwardOptions, LanguageModel } from './model.js';
 import { GPTNEOX_SITES } from './sites.js';
 import { Temps } from './temps.js';
-import { checkIds, floatMask, lastPosition, param, startResidual } from './common.js';
+import { checkIds, floatMask, param, startResidual, unembedAs } from './common.js';
 
 /**
  * GPT-NeoX (Pythia), computed as transformers' GPTNeoXForCausalLM computes it: pre-LayerNorm blocks with a
@@ -76,7 +76,7 @@ export class GptNeoxModel implements LanguageModel {
     top.t(h);
     const hf = top.at('hook_norm_final', layerNorm(h, P('gpt_neox.final_layer_norm.weight'), P('gpt_neox.final_layer_norm.bias'), c.eps));
     const head = c.tieEmbeddings ? P('gpt_neox.embed_in.weight') : P('embed_out.weight');
-    const logits = linear(opts.logits === 'last' ? top.t(lastPosition(hf)) : hf, head);
+    const logits = unembedAs(opts.logits, hf, head);
     top.dispose();
     return logits;
   }

@@ -16,7 +16,7 @@ import { noHooks } from './hooks.js';
 import type { ForwardOptions, LanguageModel } from './model.js';
 import { MAMBA_SITES } from './sites.js';
 import { Temps } from './temps.js';
-import { checkIds, floatMask, lastPosition, param, startResidual } from './common.js';
+import { checkIds, floatMask, param, startResidual, unembedAs } from './common.js';
 
 /**
  * Mamba-1 (Gu & Dao), computed as transformers' MambaForCausalLM computes it, with a hook site at every
@@ -102,7 +102,7 @@ export class MambaModel implements LanguageModel {
     top.t(h);
     const hf = top.at('hook_norm_final', rmsnorm(h, P('backbone.norm_f.weight'), c.eps));
     const head = c.tieEmbeddings ? P('backbone.embeddings.weight') : P('lm_head.weight');
-    const logits = linear(opts.logits === 'last' ? top.t(lastPosition(hf)) : hf, head);
+    const logits = unembedAs(opts.logits, hf, head);
     top.dispose();
     mask?.dispose(); maskCol?.dispose(); noConvBias?.dispose();
     return logits;

@@ -32,3 +32,20 @@ for (const [name, model] of [['mamba', randomModel(tinyMamba, 11)], ['gpt-neox',
     residual.dispose();
   });
 }
+
+for (const [name, model] of [['mamba', randomModel(tinyMamba, 21)], ['gpt-neox', randomModel(tinyNeox(), 22)]] as const) {
+  test(`${name}: logits 'last' is the last row of 'all', and 'none' gives [B, 0] with the same captures`, async () => {
+    await tidyAsync(async () => {
+      const site = `blocks.${model.config.nLayer - 1}.hook_resid_post`;
+      const all = run(model, ids(), { attentionMask: mask(), capture: [site] });
+      const last = run(model, ids(), { attentionMask: mask(), logits: 'last' });
+      const none = run(model, ids(), { attentionMask: mask(), capture: [site], logits: 'none' });
+      const V = model.config.vocabSize;
+      const a = await all.logits.data(), l = await last.logits.data();
+      assert.deepEqual(last.logits.shape, [2, V]);
+      for (const b of [0, 1]) assert.deepEqual(Array.from(l.subarray(b * V, (b + 1) * V)), Array.from(a.subarray((b * 6 + 5) * V, (b * 6 + 6) * V)));
+      assert.deepEqual(none.logits.shape, [2, 0]);
+      assert.deepEqual(Array.from(await none.captures.get(site)!.data()), Array.from(await all.captures.get(site)!.data()));
+    });
+  });
+}

@@ -78,7 +78,7 @@ export async function computeV(model: LanguageModel, tok: FactTokenizer, target:
       let parts: Tensor[] = [];
       const d = delta;
       const { value, grads } = valueAndGrad(() => {
-        const r = run(model, ids, { interventions: patch(d), capture: [lastResidual] });
+        const r = run(model, ids, { interventions: patch(d), capture: [lastResidual], logits: 'none' });
         const [total, perToken, klTerm] = tidy(() => {
           // Only the rows the loss reads are unembedded (the final norm is row-wise): the gradient then never
           // fills a [rows·T, V] logit tensor, whose scatter and head product took most of a step on the CPU.
