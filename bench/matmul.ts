@@ -86,8 +86,8 @@ async function main(o: Opts): Promise<void> {
     const tried = [];
     for (const v of variants) {
       const p = { ...v, splits: v.split ? chosen.splits : 1 };
-      const v4 = await time(gpu, s, o.reps, p);
-      tried.push({ plan: planName(p), ms: v4.ms, tflops: flop / v4.ms / 1e9 });
+      const t = await time(gpu, s, o.reps, p);
+      tried.push({ plan: planName(p), ms: t.ms, tflops: flop / t.ms / 1e9 });
     }
     rows.push({ shape: s.spec, plan: planName(chosen), ms, wallMs, tflops: flop / ms / 1e9, variants: tried });
     console.error(JSON.stringify(rows.at(-1)));

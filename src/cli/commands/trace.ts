@@ -40,24 +40,23 @@ function peak(rows: readonly string[], values: readonly (readonly number[] | nul
  * Without --alt-subject, subject swap takes a subject of known_1000 (the same template first) that changes the model's
  * prediction, and says which; without the shared data, or when none qualifies, the corruption becomes noise.
  */
-async function autoAlternative(o: Opts, model: LanguageModel, tok: FactTokenizer, opts: TraceOptions): Promise<string | undefined> {
-  if (opts.corruption?.kind !== 'swap') return undefined;
+async function autoAlternative(o: Opts, model: LanguageModel, tok: FactTokenizer): Promise<{ altSubject?: string; opts: TraceOptions }> {
+  const opts = traceOptions(o);
+  if (opts.corruption?.kind !== 'swap') return { opts };
   const knownPath = sharedPath('known', 'known_1000.json');
   const choice = knownPath ? await pickAlternative(model, tok, o.prompt!, o.subject!, loadFacts(knownPath), { seed: o.seed, mask: o.mask }) : null;
   if (choice) {
     process.stderr.write(`factlab: no --alt-subject: swapping in ${JSON.stringify(choice.alt)} (a known_1000 subject${choice.sameTemplate ? ' of the same template' : ''} that changes the prediction)\n`);
-    return choice.alt;
+    return { altSubject: choice.alt, opts };
   }
   process.stderr.write(`factlab: no --alt-subject${knownPath ? ' and no known_1000 subject changes the prediction' : ' and no shared data'}: corrupting with noise instead (--corruption noise)\n`);
-  o.corruption = 'noise';
-  Object.assign(opts, traceOptions(o));
-  return undefined;
+  return { opts: traceOptions({ ...o, corruption: 'noise' }) };
 }
 
 async function single(o: Opts, model: LanguageModel, tok: FactTokenizer, sites: TraceSite[], name: string): Promise<void> {
   if (!o.subject) throw new FactlabError('--prompt needs --subject');
-  const opts = traceOptions(o);
-  const q = { prompt: o.prompt!, subject: o.subject, object: o.object, altSubject: o.altSubject ?? await autoAlternative(o, model, tok, opts) };
+  const { altSubject, opts } = o.altSubject !== undefined ? { altSubject: o.altSubject, opts: traceOptions(o) } : await autoAlternative(o, model, tok);
+  const q = { prompt: o.prompt!, subject: o.subject, object: o.object, altSubject };
   const prepared = await prepareFact(model, tok, q, opts);
   const bar = progressBar('patched runs');
   const r = await traceInput(model, prepared.input, sites, { ...opts, onProgress: (d, t) => bar.update(d, t) });

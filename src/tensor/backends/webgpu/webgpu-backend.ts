@@ -70,9 +70,12 @@ export class WebGPUBackend implements Backend {
    * must later finalise) was most of a dispatch's cost; the parameters bind through a dynamic offset, so they do
    * not enter the key. Forgotten whenever a buffer is destroyed, so no cached group names a dead buffer.
    */
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
-  /** The keys of the cached bind groups that name each buffer (by id), to forget just those when it is destroyed. */
-  private readonly groupsOfBuffer = new Map<number, string[]>();
+  private readonly bindGroups = new Map<string, { group: GPUBindGroup; buffers: number[] }>();
+  /**
+   * The keys of the cached bind groups that name each buffer (by id), to forget just those when it is destroyed;
+   * a forgotten group leaves the sets of its other buffers too, so long-lived buffers collect no stale keys.
+   */
+  private readonly groupsOfBuffer = new Map<number, Set<string>>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
   readonly faultBuffer: GPUBuffer;
@@ -106,24 +109,27 @@ export class WebGPUBackend implements Backend {
 
   /** The cached bind group of `key`, made of `layout` and `entries` (buffer bindings) the first time (see `bindGroups`). */
   bindGroup(key: string, layout: GPUBindGroupLayout, entries: GPUBindGroupEntry[]): GPUBindGroup {
-    let g = this.bindGroups.get(key);
-    if (!g) {
-      // A bound on memory for workloads whose buffers never repeat.
-      if (this.bindGroups.size >= 50_000) { this.bindGroups.clear(); this.groupsOfBuffer.clear(); }
-      this.bindGroups.set(key, (g = this.device.createBindGroup({ layout, entries })));
-      for (const e of entries) {
-        const id = this.bufferId((e.resource as GPUBufferBinding).buffer);
-        let keys = this.groupsOfBuffer.get(id);
-        if (!keys) this.groupsOfBuffer.set(id, (keys = []));
-        keys.push(key);
-      }
+    const cached = this.bindGroups.get(key);
+    if (cached) return cached.group;
+    // A bound on memory for workloads whose buffers never repeat.
+    if (this.bindGroups.size >= 50_000) { this.bindGroups.clear(); this.groupsOfBuffer.clear(); }
+    const group = this.device.createBindGroup({ layout, entries });
+    const buffers = [...new Set(entries.map((e) => this.bufferId((e.resource as GPUBufferBinding).buffer)))];
+    this.bindGroups.set(key, { group, buffers });
+    for (const id of buffers) {
+      let keys = this.groupsOfBuffer.get(id);
+      if (!keys) this.groupsOfBuffer.set(id, (keys = new Set()));
+      keys.add(key);
     }
-    return g;
+    return group;
   }
 
   private forgetBindGroups(b: GPUBuffer): void {
     const id = this.bufferId(b);
-    for (const key of this.groupsOfBuffer.get(id) ?? []) this.bindGroups.delete(key);
+    for (const key of this.groupsOfBuffer.get(id) ?? []) {
+      for (const other of this.bindGroups.get(key)?.buffers ?? []) if (other !== id) this.groupsOfBuffer.get(other)?.delete(key);
+      this.bindGroups.delete(key);
+    }
     this.groupsOfBuffer.delete(id);
   }
 

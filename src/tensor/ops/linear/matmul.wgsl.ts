@@ -135,10 +135,10 @@ const SUM_SPLITS = 'fn item(i: u32) { var s = 0.0; for (var k = 0u; k < P.splits
 export function matmulGpu(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims): void {
   if (c.size === 0) return;
   const p = forced ?? plan(d);
-  // A split along K keeps at least BK per split, so no split is empty.
+  // Each split's K range is a whole number of slabs, so no split is empty (and K = 0 is one split writing zeros).
   const kPer = Math.ceil(Math.ceil(d.k / p.splits) / p.bk) * p.bk;
-  const splits = Math.max(1, Math.ceil(d.k / kPer));
-  if (splits === 1) { launchTiles(a, b, c, d, { ...p, splits: 1 }, Math.max(kPer, d.k)); return; }
+  const splits = d.k === 0 ? 1 : Math.ceil(d.k / kPer);
+  if (splits === 1) { launchTiles(a, b, c, d, { ...p, splits: 1 }, d.k); return; }
   const size = d.batch * d.m * d.n;
   withScratch(c, [[splits * size]], (partial) => {
     launchTiles(a, b, partial, d, { ...p, splits }, kPer);
