@@ -2,14 +2,15 @@
  * Causal tracing benchmark: time per fact, factlab beside the paper's procedure, in one command.
  *
  *   node dist/bench/trace.js [--preset small|mamba-2.8b] [--facts 2] [--batch-size 32] [--backend cpu|webgpu]
- *                            [--python python3] [--device cpu|cuda] [--no-reference] [--modes per-patch,batched,reuse]
+ *                            [--python python3] [--device cpu|cuda] [--no-reference] [--modes per-patch,batched,reuse-layers,reuse]
  *
  * A random-weight Mamba (preset `mamba-2.8b`: 64 layers, width 2560, the paper's model) traces prompts of 12 random
  * tokens whose subject is tokens 1..3, corrupted by swapping those tokens, at the sites residual, s, g and o
- * (window 10). factlab runs in three modes: `per-patch` (the paper's procedure: one forward of [clean, corrupted]
- * per site, token and layer), `batched` (many patched rows per forward, each from the embeddings) and `reuse`
+ * (window 10). factlab runs in four modes: `per-patch` (the paper's procedure: one forward of [clean, corrupted]
+ * per site, token and layer), `batched` (many patched rows per forward, each from the embeddings), `reuse-layers`
  * (batched, and each forward starts at the lowest layer its rows patch, from the residual stream cached by the
- * clean and corrupted runs). Then reference/trace_reference.py runs the paper's procedure in PyTorch on
+ * clean and corrupted runs) and `reuse` (the default: also at the first position they patch, from the states
+ * cached by those runs). Then reference/trace_reference.py runs the paper's procedure in PyTorch on
  * mamba-minimal, as romba does; when the weights are small enough to hand over, it gets the same weights and
  * the matrices are compared. Figures go to bench/results/trace-<date>T<hhmm>-<preset>.json,
  * bench/results/trace.md and docs/performance.md, with the machine, the date and the command.
@@ -25,6 +26,8 @@ import { parseConfig, type MambaConfig } from '../src/io/config/config.js';
 import { randomModel } from '../src/models/random.js';
 import { saveModel } from '../src/models/save.js';
 import { useBackend } from '../src/tensor/backends/by-name.js';
+import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
+import { byOp } from '../src/tensor/backends/webgpu/kernel-timer.js';
 import { Rng } from '../src/tensor/random.js';
 import { traceInput, tracePatches } from '../src/methods/tracing/trace.js';
 import { baseline, planBatches } from '../src/methods/tracing/engine.js';
@@ -38,12 +41,17 @@ const PRESETS: Record<string, Record<string, unknown>> = {
   'mamba-2.8b': { model_type: 'mamba', hidden_size: 2560, num_hidden_layers: 64, vocab_size: 50280, state_size: 16, tie_word_embeddings: false },
 };
 const SITES = ['residual', 's', 'g', 'o'];
-const MODES = ['per-patch', 'batched', 'reuse'] as const;
+const MODES = ['per-patch', 'batched', 'reuse-layers', 'reuse'] as const;
 type Mode = (typeof MODES)[number];
 /** Larger models get random weights on each side rather than a safetensors file handed over (timing only). */
 const HAND_OVER_LIMIT = 5e8;
 
-interface Opts { preset: string; facts: number; tokens: number; batchSize: number; backend: string; python: string; device: string; reference: boolean; referenceSeconds: number; modes: string; threads: number }
+interface FactlabMode {
+  msPerFact: number[]; batchSize: number; reuse: boolean; reusePositions: boolean; work: number;
+  /** With --profile: one more fact with every kernel timed on the GPU. */
+  gpu?: { ms: number; kernels: number; passes: number; top: { op: string; ms: number; count: number }[] };
+}
+interface Opts { preset: string; facts: number; tokens: number; batchSize: number; backend: string; python: string; device: string; reference: boolean; referenceSeconds: number; modes: string; threads: number; profile: boolean }
 
 function facts(n: number, T: number, vocab: number): TraceInput[] {
   const rng = new Rng(1);
@@ -74,12 +82,14 @@ async function main(): Promise<void> {
     .option('--no-reference', 'skip the PyTorch reference')
     .option('--reference-seconds <s>', 'stop the reference\'s fact after this long and project its time from the forwards it made (0: no limit)', (v) => Number(v), 0)
     .option('--modes <list>', `factlab modes: ${MODES.join(',')}`, MODES.join(','))
+    .option('--profile', 'webgpu: trace one more fact per mode with every kernel timed on the GPU, and list where the time goes')
     .parse().opts<Opts>();
   const preset = PRESETS[o.preset];
   if (!preset) throw new Error(`unknown preset ${o.preset}`);
   const modes = o.modes.split(',') as Mode[];
   for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m}`);
-  await useBackend(o.backend, '--backend');
+  const backend = await useBackend(o.backend, '--backend');
+  const gpu = backend instanceof WebGPUBackend ? backend : null;
   const config = parseConfig(preset, o.preset) as MambaConfig;
   const model = randomModel(config, 0);
   const sites = SITES.map((s) => resolveTraceSite(config, s));
@@ -87,23 +97,29 @@ async function main(): Promise<void> {
   const patches = sites.length * o.tokens * config.nLayer;
   console.error(`${o.preset}: ${config.nLayer} layers, width ${config.dModel}; ${o.facts} facts of ${o.tokens} tokens; ${patches} patched runs per fact`);
 
-  const factlab: Record<string, { msPerFact: number[]; batchSize: number; reuse: boolean; layerWork: number }> = {};
+  const factlab: Record<string, FactlabMode> = {};
   const samplePatches = tracePatches(inputs[0]!, sites, config.nLayer);
   const scores: Record<string, number[][][]> = {};
   (await baseline(model, inputs[0]!)).dispose(); // warm-up: kernels compiled, memory grown
   for (const mode of modes) {
-    const batchSize = mode === 'per-patch' ? 2 : o.batchSize, reuse = mode === 'reuse';
+    const batchSize = mode === 'per-patch' ? 2 : o.batchSize, reuse = mode.startsWith('reuse'), reusePositions = mode === 'reuse';
     const ms: number[] = [];
     for (const [k, input] of inputs.entries()) {
       const t0 = performance.now();
-      const r = await traceInput(model, input, sites, { batchSize, reuse });
+      const r = await traceInput(model, input, sites, { batchSize, reuse, reusePositions });
       ms.push(performance.now() - t0);
       if (mode === 'per-patch') scores[k] = r.sites.map((s) => s.scores);
       console.error(`factlab ${mode}: fact ${k}: ${(ms.at(-1)! / 1000).toFixed(2)} s`);
     }
-    // The share of (row × layer) block computations done, against the same batches run from the embeddings.
-    const plan = planBatches(samplePatches, config.nLayer, batchSize, 1);
-    factlab[mode] = { msPerFact: ms, batchSize, reuse, layerWork: reuse ? plan.layerRows / plan.layerRowsFromEmbeddings : 1 };
+    // The share of (row × layer × position) block computations done, against the same batches run whole.
+    const plan = planBatches(samplePatches, config.nLayer, o.tokens, batchSize, 1, reusePositions);
+    factlab[mode] = { msPerFact: ms, batchSize, reuse, reusePositions, work: reuse ? plan.work / plan.workFromEmbeddings : 1 };
+    if (o.profile && gpu) {
+      let passes = 0;
+      const { kernels, dropped } = await gpu.timeKernels(() => traceInput(model, inputs[0]!, sites, { batchSize, reuse, reusePositions, onProgress: () => { passes++; } }), 1 << 20);
+      if (dropped > 0) console.error(`profile: ${dropped} kernels ran untimed`);
+      factlab[mode]!.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(1), kernels: kernels.length + dropped, passes: passes - 1, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })) };
+    }
   }
 
   let reference: { secondsPerFact: number[]; device: string; torch: string; sameWeights: boolean; maxAbsDiff: number | null; forwards: number; forwardsMade: number; projected: boolean } | { error: string } | null = null;
@@ -136,13 +152,13 @@ async function main(): Promise<void> {
   record(o, config, patches, factlab, reference, loadAtStart);
 }
 
-function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<string, { msPerFact: number[]; batchSize: number; reuse: boolean; layerWork: number }>, reference: unknown, loadAtStart: number): void {
+function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<string, FactlabMode>, reference: unknown, loadAtStart: number): void {
   const { date, commit, machine, command } = benchContext(loadAtStart);
   const base = factlab['per-patch'] ? median(factlab['per-patch'].msPerFact) : null;
   const ref = reference && !('error' in (reference as object)) ? reference as { secondsPerFact: number[]; device: string; torch: string; maxAbsDiff: number | null; sameWeights: boolean; forwards: number; forwardsMade: number; projected: boolean } : null;
   const rows = Object.entries(factlab).map(([mode, r]) => {
     const ms = median(r.msPerFact);
-    return `| factlab ${mode} (batch ${r.batchSize}${r.reuse ? `, reuse: ${(100 * r.layerWork).toFixed(0)}% of the layer work` : ''}) | ${(ms / 1000).toFixed(2)} s | ${base ? `${(base / ms).toFixed(2)}×` : ''} | ${ref ? `${(median(ref.secondsPerFact) * 1000 / ms).toFixed(2)}×` : ''} |`;
+    return `| factlab ${mode} (batch ${r.batchSize}${r.reuse ? `, reuse: ${(100 * r.work).toFixed(0)}% of the block work` : ''}) | ${(ms / 1000).toFixed(2)} s | ${base ? `${(base / ms).toFixed(2)}×` : ''} | ${ref ? `${(median(ref.secondsPerFact) * 1000 / ms).toFixed(2)}×` : ''} |`;
   });
   if (ref) rows.push(`| PyTorch reference (${ref.device}, torch ${ref.torch})${ref.projected ? `, projected from the forwards it made in time (fact 0: ${ref.forwardsMade} of ${ref.forwards})` : ''} | ${median(ref.secondsPerFact).toFixed(2)} s | ${base ? `${(base / (median(ref.secondsPerFact) * 1000)).toFixed(2)}×` : ''} | 1× |`);
   const md = [
@@ -154,6 +170,14 @@ function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<s
     '|---|---|---|---|',
     ...rows,
     '',
+    ...(Object.values(factlab).some((r) => r.gpu) ? [
+      'Where factlab\'s time goes (`--profile`: one more fact traced with every kernel timed by GPU timestamps; the rest of the wall time is the host recording kernels and waiting):',
+      '',
+      '| mode | wall per fact | GPU time of its kernels | forward passes | kernels | the ops that took most of it |',
+      '|---|---|---|---|---|---|',
+      ...Object.entries(factlab).filter(([, r]) => r.gpu).map(([mode, r]) => `| ${mode} | ${(median(r.msPerFact) / 1000).toFixed(2)} s | ${(r.gpu!.ms / 1000).toFixed(2)} s | ${r.gpu!.passes} | ${r.gpu!.kernels} | ${r.gpu!.top.map((x) => `${x.op} ${x.ms} ms (${x.count})`).join('; ')} |`),
+      '',
+    ] : []),
     ref ? (ref.maxAbsDiff !== null ? `Same weights on both sides: the largest difference between factlab's (per-patch) and the reference's p(answer) is ${ref.maxAbsDiff.toExponential(2)}.`
       : ref.sameWeights ? 'Same weights on both sides; compare the matrices by including the per-patch mode.' : 'The reference used its own random weights (too large to hand over): timing only.')
       : reference ? `Reference failed: ${(reference as { error: string }).error}.` : 'Reference not run (--no-reference).',

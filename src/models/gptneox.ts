@@ -1,4 +1,5 @@
 import type { Tensor } from '../tensor/tensor.js';
+import { FactlabError } from '../tensor/errors.js';
 import type { GptNeoxConfig } from '../io/config/config.js';
 import { embedding } from '../tensor/ops/shape/embedding.js';
 import { layerNorm } from '../tensor/ops/norm/layer-norm.js';
@@ -36,6 +37,7 @@ export class GptNeoxModel implements LanguageModel {
   forward(ids: Tensor, opts: ForwardOptions = {}): Tensor {
     const c = this.config;
     checkIds(c, ids, opts.attentionMask);
+    if (opts.past) throw new FactlabError('forward: GPT-NeoX cannot continue a run from a past state (that would need a key/value cache); run the whole sequence');
     const hooks = opts.hooks ?? noHooks;
     const P = (n: string) => param(this.params, n);
     const [B, T] = ids.shape as [number, number];

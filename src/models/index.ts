@@ -8,3 +8,4 @@ export { randomModel } from './random.js';
 export { MambaModel } from './mamba.js';
 export { GptNeoxModel } from './gptneox.js';
 export * from './save.js';
+export * from './mamba-past.js';

@@ -12,6 +12,8 @@ import { add, mul, neg } from '../tensor/ops/elementwise/binary.js';
 import { zeros } from '../tensor/creation.js';
 import { indexSelect } from '../tensor/ops/shape/index-select.js';
 import { cutFlow } from './mamba-cuts.js';
+import { checkPast, convContinued } from './mamba-past.js';
+import { FactlabError } from '../tensor/errors.js';
 import { noHooks } from './hooks.js';
 import type { ForwardOptions, LanguageModel } from './model.js';
 import { MAMBA_SITES } from './sites.js';
@@ -27,6 +29,9 @@ import { checkIds, floatMask, param, startResidual, unembedAs } from './common.j
  * Flow cuts (`HookRunner.cuts`) are applied to the scan output before `mixer.hook_s` (see mamba-cuts.ts): the
  * hooks before it show the clean conv and scan inputs, and a cut target's conv output is recomputed from
  * `mixer.hook_x` without its sources, so a patch of `mixer.hook_conv` at a cut target does not reach its scan.
+ *
+ * With `past` (ForwardOptions) the conv is continued from the past conv inputs and the scan from the past state,
+ * so the positions given continue an earlier run exactly.
  */
 export class MambaModel implements LanguageModel {
   readonly sites = MAMBA_SITES;
@@ -39,12 +44,17 @@ export class MambaModel implements LanguageModel {
     const hooks = opts.hooks ?? noHooks;
     const P = (n: string) => param(this.params, n);
     const [B, T] = ids.shape as [number, number];
+    const past = opts.past;
+    if (past) checkPast(c, past, B, opts.start?.layer ?? 0);
     const mask = opts.attentionMask ? floatMask(opts.attentionMask) : null;
     const maskCol = mask ? reshape(mask, [B, T, 1]) : null;
     const noConvBias = c.convBias ? null : zeros([c.dInner], { backend: ids.backend });
     const top = new Temps(hooks);
     let h = opts.start ? startResidual(c, ids, opts.start) : top.release(top.at('hook_embed', embedding(P('backbone.embeddings.weight'), ids)));
     for (let l = opts.start?.layer ?? 0; l < c.nLayer; l++) {
+      const cuts = hooks.cuts?.(l, B, T) ?? [];
+      // A cut recomputes its targets' conv and scan from position 0, which a continued run does not have.
+      if (past && cuts.length > 0) throw new FactlabError('forward: flow cuts cannot be applied to a run continued from a past state; run the whole sequence');
       const t = new Temps(hooks);
       const p = `backbone.layers.${l}.`, s = `blocks.${l}.`;
       const hIn = t.at(`${s}hook_resid_pre`, h);
@@ -63,7 +73,7 @@ export class MambaModel implements LanguageModel {
       const A = t.t(neg(t.t(exp(P(`${p}mixer.A_log`)))));
       const Dskip = P(`${p}mixer.D`);
       const deltaOf = (xa: Tensor) => { const dt = linear(xa, wDt); const pre = linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)); dt.dispose(); const d = softplus(pre); pre.dispose(); return d; };
-      const xc = t.at(`${s}mixer.hook_conv`, causalConv1d(x, convW, convB));
+      const xc = t.at(`${s}mixer.hook_conv`, past ? convContinued(past.conv[l]!, x, convW, convB) : causalConv1d(x, convW, convB));
       let xa = t.t(silu(xc));
       if (maskCol) xa = t.t(mul(xa, maskCol));
       xa = t.at(`${s}mixer.hook_x_act`, xa);
@@ -71,14 +81,14 @@ export class MambaModel implements LanguageModel {
       const Cm = t.at(`${s}mixer.hook_C`, linear(xa, wC));
       const delta = t.at(`${s}mixer.hook_delta`, deltaOf(xa));
       let ssm: Tensor;
+      const initialState = past ? { initialState: past.ssm[l]! } : {};
       if (hooks.wants(`${s}mixer.hook_ssm_state`)) {
-        const [y, state] = selectiveScan(xa, delta, A, Bm, Cm, Dskip, { returnState: true });
+        const [y, state] = selectiveScan(xa, delta, A, Bm, Cm, Dskip, { returnState: true, ...initialState });
         ssm = t.t(y);
         t.at(`${s}mixer.hook_ssm_state`, state);
       } else {
-        ssm = t.t(selectiveScan(xa, delta, A, Bm, Cm, Dskip));
+        ssm = t.t(selectiveScan(xa, delta, A, Bm, Cm, Dskip, initialState));
       }
-      const cuts = hooks.cuts?.(l, B, T) ?? [];
       if (cuts.length > 0) {
         ssm = t.t(cutFlow(cuts, x, xc, ssm, {
           conv: (xin) => causalConv1d(xin, convW, convB),

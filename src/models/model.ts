@@ -16,6 +16,27 @@ export interface ForwardOptions {
    * first patch is, from a residual cached once. The ids still give the batch's shape and the mask's meaning.
    */
   start?: ForwardStart;
+  /**
+   * Mamba: continue a run over earlier positions from its recurrent state there (`MambaPast`). ids, the mask, the
+   * start residual and every hook site then cover only the positions after them, and hook and patch positions count
+   * from the first of these. Tracing uses it to run a patch at position t from t on. GPT-NeoX refuses it.
+   */
+  past?: MambaPast;
+}
+
+/**
+ * A Mamba run's recurrent state after some position p − 1, per layer: what the layers need to go on from p as if
+ * positions 0…p − 1 had been run with them. Only the layers a forward computes (from `start.layer`) need it.
+ * `pastAt` (models/mamba-past.ts) cuts it from a run's captures.
+ */
+export interface MambaPast {
+  /**
+   * conv[l]: layer l's conv input (`mixer.hook_x`) at the positions p − k … p − 1, [B, k, D_inner] with
+   * k ≤ dConv − 1; k is smaller only when p is (positions before 0 count as zeros, as in the conv's padding).
+   */
+  conv: readonly (Tensor | undefined)[];
+  /** ssm[l]: layer l's SSM state after position p − 1, [B, D_inner, N] (that position of `mixer.hook_ssm_state`). */
+  ssm: readonly (Tensor | undefined)[];
 }
 
 export interface ForwardStart {

@@ -61,7 +61,7 @@ async function traceOne(model: LanguageModel, tok: FactTokenizer, fact: Fact, po
   } else {
     prepared = await prepareFact(model, tok, fact, { corruption: opts.corruption, noiseSeed: hash32(fact.key, seed >>> 0) });
   }
-  const trace = factTrace(tok, { ...fact, altSubject }, prepared, await traceInput(model, prepared.input, sites, { batchSize: opts.batchSize, reuse: opts.reuse }));
+  const trace = factTrace(tok, { ...fact, altSubject }, prepared, await traceInput(model, prepared.input, sites, { batchSize: opts.batchSize, reuse: opts.reuse, reusePositions: opts.reusePositions }));
   return { key: fact.key, status: 'done', result: trace };
 }
 

@@ -4,8 +4,8 @@ import { randomModel } from '../../models/random.js';
 import { tinyMamba, tinyNeox } from '../../models/testing/tiny-configs.js';
 import { liveTensors } from '../../tensor/lifetime.js';
 import type { LanguageModel } from '../../models/model.js';
-import { baseline, forwardPatches, patchedProbs, type Patch } from './engine.js';
-import { traceInput } from './trace.js';
+import { baseline, forwardPatches, patchedProbs, planBatches, type Patch } from './engine.js';
+import { traceInput, tracePatches } from './trace.js';
 import { resolveTraceSite } from './sites.js';
 import { noiseInput, paddedSwapInput, swapInput } from './testing.js';
 import type { TraceInput } from './types.js';
@@ -102,4 +102,38 @@ test('mamba: a patch at position t leaves every output before t unchanged', asyn
     }
   }
   base.dispose();
+});
+
+test('mamba: passes start at the first position their patches change, and give the same matrices as passes from position 0', async () => {
+  const [, model] = cases[0]!;
+  const n = model.config.nLayer;
+  const sites = ['residual', 's', 'g', 'o'].map((s) => resolveTraceSite(model.config, s));
+  for (const input of [swapInput(), paddedSwapInput(), noiseInput(2, model.config.dModel)]) {
+    const before = liveTensors();
+    const patches = tracePatches(input, sites, n);
+    const S = input.noise?.length ?? 1;
+    const byPosition = planBatches(patches, n, input.T, 9, S, true), byLayer = planBatches(patches, n, input.T, 9, S);
+    assert.ok(byPosition.groups.some((g) => g.position > 0), 'some pass starts after position 0');
+    assert.ok(byPosition.work < byLayer.work, `position reuse does less work (${byPosition.work} against ${byLayer.work})`);
+    for (const g of byPosition.groups) for (const j of g.patches) assert.ok(patches[j]!.positions.every((t) => t >= g.position), 'no patch before its pass\'s start');
+    const base = await baseline(model, input);
+    assert.ok(base.past, 'the baseline keeps the states');
+    const { run, position } = forwardPatches(model, input, base, [{ restores: [{ site: 'hook_resid_post', layers: [1] }], positions: [3] }]);
+    assert.equal(position, 3);
+    run.dispose(); base.dispose();
+    const withPositions = await traceInput(model, input, sites, { batchSize: 9 });
+    const withoutPositions = await traceInput(model, input, sites, { batchSize: 9, reusePositions: false });
+    assert.deepEqual(withPositions, withoutPositions);
+    assert.equal(liveTensors(), before, 'no tensor is left behind');
+  }
+});
+
+test('gpt-neox: the baseline keeps no states and passes start at position 0', async () => {
+  const [, model] = cases[1]!;
+  const input = swapInput();
+  const base = await baseline(model, input);
+  assert.equal(base.past, null);
+  const { run, position } = forwardPatches(model, input, base, [{ restores: [{ site: 'hook_resid_post', layers: [1] }], positions: [3] }]);
+  assert.equal(position, 0);
+  run.dispose(); base.dispose();
 });

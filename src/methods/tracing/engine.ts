@@ -5,6 +5,9 @@ import { softmax } from '../../tensor/ops/reduce/softmax.js';
 import { indexSelect } from '../../tensor/ops/shape/index-select.js';
 import type { LanguageModel } from '../../models/model.js';
 import { siteAt } from '../../models/sites.js';
+import { slice } from '../../tensor/ops/shape/slice.js';
+import { pastAt, type LayerCapture, type OwnedPast } from '../../models/mamba-past.js';
+import type { MambaConfig } from '../../io/config/config.js';
 import { run, type RunResult } from '../../interventions/run.js';
 import type { Intervention } from '../../interventions/types.js';
 import type { TraceInput } from './types.js';
@@ -30,6 +33,14 @@ export interface EngineOptions {
    * so nothing is lost; results are the same to the bit.
    */
   reuse?: boolean;
+  /**
+   * Mamba: also start each forward at the first position its patches touch (default true; needs `reuse`). A patch
+   * at position t leaves every earlier position as it was, so a pass goes on from the clean and corrupted runs'
+   * recurrent states there (ForwardOptions.past), cached by the baseline pass. That cache holds every layer's
+   * SSM state at every position, 4·(1 + samples)·T·nLayer·D_inner·(N + 1) bytes; above 4 GiB passes start at
+   * position 0. Results are the same to the bit (to float32 rounding where the kernels' blocking depends on rows).
+   */
+  reusePositions?: boolean;
   /** Called after each forward pass with the patched runs done so far and their total. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -41,6 +52,8 @@ export interface Baseline {
   low: number;
   /** residuals[l]: [1 + S, T, d] entering layer l (l = nLayer: leaving the last); rows clean, corrupted samples. */
   residuals: Tensor[] | null;
+  /** Mamba with position reuse: every layer's conv input and SSM states at every position, rows as in residuals. */
+  past: LayerCapture[] | null;
   dispose(): void;
 }
 
@@ -82,17 +95,22 @@ export async function answerProbs(logits: Tensor, answer: number): Promise<Float
 }
 
 /** Runs the clean row and the corrupted row(s); answer = the clean run's argmax, unless given. */
-export async function baseline(model: LanguageModel, input: TraceInput, opts: { reuse?: boolean; answer?: number } = {}): Promise<Baseline> {
+export async function baseline(model: LanguageModel, input: TraceInput, opts: { reuse?: boolean; reusePositions?: boolean; answer?: number } = {}): Promise<Baseline> {
   const S = samplesOf(input), n = model.config.nLayer;
   const sources = [-1, ...Array.from({ length: S }, (_, k) => k)];
   const { ids, mask } = rowsData(input, sources);
   const noise = noiseIntervention(input, sources, model.config.dModel);
   const reuse = opts.reuse ?? true;
+  const keepPast = reuse && (opts.reusePositions ?? true) && pastFits(model, input);
+  const layers = Array.from({ length: n }, (_, l) => l);
   let r: RunResult;
   try {
     r = run(model, ids, {
       attentionMask: mask, logits: 'last', interventions: noise ? [noise] : [],
-      capture: reuse ? [{ site: 'hook_resid_pre', layers: Array.from({ length: n }, (_, l) => l) }, `blocks.${n - 1}.hook_resid_post`] : [],
+      capture: [
+        ...(reuse ? [{ site: 'hook_resid_pre', layers }, `blocks.${n - 1}.hook_resid_post`] : []),
+        ...(keepPast ? [{ site: 'mixer.hook_x', layers }, { site: 'mixer.hook_ssm_state', layers }] : []),
+      ],
     });
   } finally {
     ids.dispose(); mask?.dispose(); if (noise) disposeInterventions([noise]);
@@ -106,9 +124,19 @@ export async function baseline(model: LanguageModel, input: TraceInput, opts: { 
   }
   const p = await answerProbs(r.logits, answer);
   r.logits.dispose();
-  const residuals = reuse ? [...Array.from({ length: n }, (_, l) => r.captures.get(`blocks.${l}.hook_resid_pre`)!), r.captures.get(`blocks.${n - 1}.hook_resid_post`)!] : null;
+  const residuals = reuse ? [...layers.map((l) => r.captures.get(`blocks.${l}.hook_resid_pre`)!), r.captures.get(`blocks.${n - 1}.hook_resid_post`)!] : null;
+  const past = keepPast ? layers.map((l) => ({ x: r.captures.get(`blocks.${l}.mixer.hook_x`)!, ssm: r.captures.get(`blocks.${l}.mixer.hook_ssm_state`)! })) : null;
   const low = Array.from(p.subarray(1)).reduce((a, b) => a + b, 0) / S;
-  return { answer, high: p[0]!, low, residuals, dispose: () => { for (const t of r.captures.values()) t.dispose(); } };
+  return { answer, high: p[0]!, low, residuals, past, dispose: () => { for (const t of r.captures.values()) t.dispose(); } };
+}
+
+const PAST_BUDGET_BYTES = 4 * 2 ** 30;
+
+/** Whether position reuse applies (Mamba) and its cache of states fits the budget (see EngineOptions.reusePositions). */
+function pastFits(model: LanguageModel, input: TraceInput): boolean {
+  const c = model.config;
+  if (c.arch !== 'mamba') return false;
+  return 4 * (1 + samplesOf(input)) * input.T * c.nLayer * c.dInner * (c.dState + 1) <= PAST_BUDGET_BYTES;
 }
 
 /** The first layer a patch changes: below it the row is its corrupted run (−1: the embeddings change). */
@@ -119,30 +147,67 @@ function startLayer(p: Patch, nLayer: number): number {
   return s;
 }
 
+/** The first position a patch changes (a patch of nothing changes nothing, and the last position is still read). */
+function startPosition(p: Patch, T: number): number {
+  return p.positions.length === 0 ? T - 1 : Math.min(...p.positions);
+}
+
+/**
+ * The pasts of consecutive passes that start at the same position with the same rows, cut once from the baseline's
+ * states (a pass's past is every layer it computes: one slice and row selection per layer and state).
+ */
+export class PastCache {
+  private readonly entries = new Map<string, { from: number; past: OwnedPast }>();
+  private position = -1;
+
+  get(config: MambaConfig, layers: readonly LayerCapture[], position: number, from: number, sources: readonly number[]): OwnedPast {
+    if (position !== this.position) { this.dispose(); this.position = position; }
+    const key = sources.join(',');
+    const hit = this.entries.get(key);
+    if (hit && hit.from <= from) return hit.past;
+    hit?.past.dispose();
+    const idx = tensor(Int32Array.from(sources, (s) => s + 1), [sources.length]);
+    const past = pastAt(config, layers.map((c, l) => (l >= from ? c : undefined)), position, idx);
+    idx.dispose();
+    this.entries.set(key, { from, past });
+    return past;
+  }
+
+  dispose(): void {
+    for (const e of this.entries.values()) e.past.dispose();
+    this.entries.clear();
+  }
+}
+
 export interface PatchBatch {
   run: RunResult;
   /** rowsOf[j]: the rows of the j-th patch (one per noise sample). */
   rowsOf: number[][];
+  /** The first position the pass computed: its logits and hooks cover positions position…T−1. */
+  position: number;
 }
 
 /**
  * One forward pass: row 0 the clean prompt, then each patch's corrupted row(s), each patch restored by copying
  * row 0's activations (copyRow). One copyRow per (site, layer) carries every row restored there, each at its own
- * positions, so a batch costs one selection per site and layer, whatever its number of patches.
+ * positions, so a batch costs one selection per site and layer, whatever its number of patches. With the
+ * baseline's residuals the pass starts at the lowest layer its patches change; with its states (Mamba), also at
+ * the first position they change, unless every position's logits are asked for.
  */
-export function forwardPatches(model: LanguageModel, input: TraceInput, base: Baseline, group: readonly Patch[], opts: { logits?: 'last' | 'all' } = {}): PatchBatch {
+export function forwardPatches(model: LanguageModel, input: TraceInput, base: Baseline, group: readonly Patch[], opts: { logits?: 'last' | 'all'; pasts?: PastCache } = {}): PatchBatch {
   const S = samplesOf(input), n = model.config.nLayer;
   const sources = [-1];
   const rowsOf = group.map(() => Array.from({ length: S }, (_, k) => { sources.push(k); return sources.length - 1; }));
   const starts = group.map((p) => startLayer(p, n));
   const start = base.residuals && Math.min(...starts) >= 0 ? Math.min(...starts) : null;
+  const position = start !== null && base.past && opts.logits !== 'all' ? Math.min(...group.map((p) => startPosition(p, input.T))) : 0;
   const byPlace = new Map<string, { site: string; rows: number[]; positions: number[][] }>();
   group.forEach((p, j) => {
     if (p.positions.length === 0) return;
     for (const r of p.restores) {
       for (const site of r.layers ? r.layers.map((l) => siteAt(r.site, l)) : [r.site]) {
         const at = byPlace.get(site) ?? { site, rows: [], positions: [] };
-        for (const row of rowsOf[j]!) { at.rows.push(row); at.positions.push([...p.positions]); }
+        for (const row of rowsOf[j]!) { at.rows.push(row); at.positions.push(p.positions.map((t) => t - position)); }
         byPlace.set(site, at);
       }
     }
@@ -151,68 +216,85 @@ export function forwardPatches(model: LanguageModel, input: TraceInput, base: Ba
   const noise = start === null ? noiseIntervention(input, sources, model.config.dModel) : null;
   if (noise) interventions.push(noise); // before any copyRow at hook_embed, so that a restored embedding is clean
   for (const at of byPlace.values()) interventions.push({ site: at.site, rows: at.rows, positions: at.positions, kind: 'copyRow', fromRow: 0 });
-  const { ids, mask } = rowsData(input, sources);
-  let residual: Tensor | undefined;
+  const whole = rowsData(input, sources);
+  const ids = position > 0 ? slice(whole.ids, 1, position) : whole.ids;
+  const mask = whole.mask && position > 0 ? slice(whole.mask, 1, position) : whole.mask;
+  let residual: Tensor | undefined, past: OwnedPast | undefined;
+  const pasts = position > 0 ? opts.pasts ?? new PastCache() : undefined;
   if (start !== null) {
     const idx = tensor(Int32Array.from(sources, (s) => s + 1), [sources.length]);
-    residual = indexSelect(base.residuals![start]!, 0, idx);
+    const from = position > 0 ? slice(base.residuals![start]!, 1, position) : base.residuals![start]!;
+    residual = indexSelect(from, 0, idx);
+    if (from !== base.residuals![start]) from.dispose();
     idx.dispose();
+    if (pasts) past = pasts.get(model.config as MambaConfig, base.past!, position, start, sources);
   }
   try {
-    const r = run(model, ids, { attentionMask: mask, logits: opts.logits ?? 'last', interventions, ...(residual ? { start: { layer: start!, residual } } : {}) });
-    return { run: r, rowsOf };
+    const r = run(model, ids, { attentionMask: mask, logits: opts.logits ?? 'last', interventions, ...(residual ? { start: { layer: start!, residual } } : {}), ...(past ? { past } : {}) });
+    return { run: r, rowsOf, position };
   } finally {
-    ids.dispose(); mask?.dispose(); residual?.dispose(); disposeInterventions(interventions);
+    for (const t of new Set([ids, whole.ids, mask, whole.mask])) t?.dispose();
+    residual?.dispose(); disposeInterventions(interventions);
+    if (pasts && pasts !== opts.pasts) pasts.dispose();
   }
 }
 
-/** How patches are grouped into forward passes: indices into the patch list, and the layer each pass starts at. */
+/** How patches are grouped into forward passes: indices into the patch list, and the layer and position each pass starts at. */
 export interface BatchPlan {
-  groups: { patches: number[]; start: number }[];
-  /** Layer computations (rows × layers) of the plan, and of the same batches run from the embeddings. */
-  layerRows: number;
-  layerRowsFromEmbeddings: number;
+  groups: { patches: number[]; start: number; position: number }[];
+  /** Row × layer × position computations of the plan, and of the same batches run whole from the embeddings. */
+  work: number;
+  workFromEmbeddings: number;
 }
 
 /**
- * Patches ordered by the first layer they change and cut into passes of at most `batchSize` rows (the clean row
- * and `samples` rows per patch), so that a pass can start at the lowest layer of its patches.
+ * Patches ordered by the first position and layer they change and cut into passes of at most `batchSize` rows (the
+ * clean row and `samples` rows per patch), so that a pass can start at the lowest layer of its patches, and with
+ * `positions` (Mamba's position reuse) at their first position. T is the prompt's length.
  */
-export function planBatches(patches: readonly Patch[], nLayer: number, batchSize: number, samples: number): BatchPlan {
+export function planBatches(patches: readonly Patch[], nLayer: number, T: number, batchSize: number, samples: number, positions = false): BatchPlan {
   if (!Number.isInteger(batchSize) || batchSize < 1 + samples) throw new FactlabError(`tracing: the batch size must be at least ${1 + samples} rows (the clean row and ${samples} corrupted), got ${batchSize}`);
   const per = Math.floor((batchSize - 1) / samples);
   const starts = patches.map((p) => startLayer(p, nLayer));
-  const order = patches.map((_, i) => i).sort((a, b) => starts[a]! - starts[b]! || a - b);
+  const firsts = patches.map((p) => (positions ? startPosition(p, T) : 0));
+  const order = patches.map((_, i) => i).sort((a, b) => firsts[a]! - firsts[b]! || starts[a]! - starts[b]! || a - b);
   const groups: BatchPlan['groups'] = [];
-  let layerRows = 0, layerRowsFromEmbeddings = 0;
+  let work = 0, workFromEmbeddings = 0;
   for (let i = 0; i < order.length; i += per) {
     const ids = order.slice(i, i + per);
     const start = Math.max(0, Math.min(...ids.map((j) => starts[j]!)));
+    // A pass from the embeddings (a patch of them) starts at position 0 too.
+    const position = Math.min(...ids.map((j) => starts[j]! < 0 ? 0 : firsts[j]!));
     const rows = 1 + ids.length * samples;
-    groups.push({ patches: ids, start });
-    layerRows += rows * (nLayer - start);
-    layerRowsFromEmbeddings += rows * nLayer;
+    groups.push({ patches: ids, start, position });
+    work += rows * (nLayer - start) * (T - position);
+    workFromEmbeddings += rows * nLayer * T;
   }
-  return { groups, layerRows, layerRowsFromEmbeddings };
+  return { groups, work, workFromEmbeddings };
 }
 
 /**
  * p(answer) of each patched run (the mean over noise samples), computed in batches of `batchSize` rows. Patches
- * are ordered by the first layer they change, so that a batch can start high when reuse is on.
+ * are ordered by the first position and layer they change, so that a batch can start there when reuse is on.
  */
 export async function patchedProbs(model: LanguageModel, input: TraceInput, base: Baseline, patches: readonly Patch[], opts: EngineOptions = {}): Promise<Float64Array> {
   const S = samplesOf(input);
-  const plan = planBatches(patches, model.config.nLayer, opts.batchSize ?? 32, S);
+  const plan = planBatches(patches, model.config.nLayer, input.T, opts.batchSize ?? 32, S, !!base.past);
   const out = new Float64Array(patches.length);
+  const pasts = new PastCache();
   let done = 0;
   opts.onProgress?.(0, patches.length);
-  for (const { patches: ids } of plan.groups) {
-    const { run: r, rowsOf } = forwardPatches(model, input, base, ids.map((j) => patches[j]!));
-    const p = await answerProbs(r.logits, base.answer);
-    r.dispose();
-    ids.forEach((j, g) => { out[j] = rowsOf[g]!.reduce((a, row) => a + p[row]!, 0) / S; });
-    done += ids.length;
-    opts.onProgress?.(done, patches.length);
+  try {
+    for (const { patches: ids } of plan.groups) {
+      const { run: r, rowsOf } = forwardPatches(model, input, base, ids.map((j) => patches[j]!), { pasts });
+      const p = await answerProbs(r.logits, base.answer);
+      r.dispose();
+      ids.forEach((j, g) => { out[j] = rowsOf[g]!.reduce((a, row) => a + p[row]!, 0) / S; });
+      done += ids.length;
+      opts.onProgress?.(done, patches.length);
+    }
+  } finally {
+    pasts.dispose();
   }
   return out;
 }

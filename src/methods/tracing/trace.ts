@@ -48,7 +48,7 @@ export function tracePatches(input: TraceInput, sites: readonly TraceSite[], nLa
 /** The matrices of one prepared prompt: p(answer) at every site, traced token and layer. */
 export async function traceInput(model: LanguageModel, input: TraceInput, sites: readonly TraceSite[], opts: EngineOptions = {}): Promise<{ answer: number; high: number; low: number; sites: SiteScores[] }> {
   const n = model.config.nLayer;
-  const base = await baseline(model, input, { reuse: opts.reuse });
+  const base = await baseline(model, input, { reuse: opts.reuse, reusePositions: opts.reusePositions });
   try {
     const p = await patchedProbs(model, input, base, tracePatches(input, sites, n), opts);
     const rows = input.T - input.first;

@@ -35,6 +35,12 @@ export function copyInto(op: string, src: Tensor, out: Tensor, strides: readonly
   });
 }
 
+/** Copies the first `count` 4-byte elements of src over the first `count` of out (a copy command: no kernel, no binding). */
+export function copyElements(src: Tensor, out: Tensor, count: number): void {
+  const bytes = count * BYTES_PER_ELEMENT[out.dtype];
+  if (bytes > 0) backendOf(out).recorder.copy(gpuStorage(src).buffer, src.offset * BYTES_PER_ELEMENT[src.dtype], gpuStorage(out).buffer, out.offset * BYTES_PER_ELEMENT[out.dtype], bytes);
+}
+
 /** Zeroes a freshly allocated output (a copy command: no kernel, no binding limit). */
 export function zeroFill(out: Tensor): void {
   const bytes = Math.ceil((out.size * BYTES_PER_ELEMENT[out.dtype]) / 4) * 4;

@@ -112,6 +112,15 @@ export class Recorder {
     encoder.clearBuffer(buffer, offset, size);
   }
 
+  /** Copies a byte range (a multiple of 4) between buffers without a kernel. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    const encoder = this.open();
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    this.use(src);
+    this.use(dst);
+    encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
   flush(): void {
     const encoder = this.encoder;
     if (!encoder) return;

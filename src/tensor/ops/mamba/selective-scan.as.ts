@@ -70,19 +70,20 @@ const EXP_BIAS = memory.data<i32>([127 - 0x4B400000, 127 - 0x4B400000, 127 - 0x4
 }
 
 /**
- * y [B,L,D] (and the states [B,L,D,N] when writeState ≠ 0) for channels [c0, c1); `work` is scratch for N floats
- * (rounded up to a multiple of 4). The loop over groups of four states is innermost, so that the groups' exp and
+ * y [B,L,D] (and the states [B,L,D,N] when writeState ≠ 0) for channels [c0, c1), from the initial states h0
+ * [B,D,N] when hasH0 ≠ 0 (else zero); `work` is scratch for N floats (rounded up to a multiple of 4). The loop over groups of four states is innermost, so that the groups' exp and
  * state updates (independent of each other) overlap in the pipeline instead of running as one long chain.
  */
 export function selectiveScanForward(
-  x: usize, dt: usize, A: usize, Bm: usize, C: usize, Dk: usize, y: usize, state: usize, work: usize,
-  nB: i32, L: i32, D: i32, N: i32, writeState: i32, c0: i32, c1: i32,
+  x: usize, dt: usize, A: usize, Bm: usize, C: usize, Dk: usize, h0: usize, y: usize, state: usize, work: usize,
+  nB: i32, L: i32, D: i32, N: i32, hasH0: i32, writeState: i32, c0: i32, c1: i32,
 ): void {
   const N4 = N & ~3;
   for (let b = 0; b < nB; b++) {
     for (let c = c0; c < c1; c++) {
       const dk = load<f32>(at(Dk, c));
-      memory.fill(work, 0, <usize>N << 2);
+      if (hasH0) memory.copy(work, at(h0, (b * D + c) * N), <usize>N << 2);
+      else memory.fill(work, 0, <usize>N << 2);
       for (let t = 0; t < L; t++) {
         const bt = b * L + t, i = bt * D + c;
         const dv = load<f32>(at(dt, i)), xv = load<f32>(at(x, i));
@@ -112,13 +113,14 @@ export function selectiveScanForward(
 /**
  * Reverse-time pass for channels [c0, c1): writes gx, gDelta (both [B,L,D]), gA [D,N] and gD [D] for these
  * channels, and adds into gB and gC ([B,L,N], summed over channels, so the caller zeroes them and gives each
- * worker its own). gy / gS are read only when hasGy / hasGs. `work` is scratch for (2·L + 1)·N floats: one
+ * worker its own). gy / gS are read only when hasGy / hasGs. With hasH0, the states start from h0 [B,D,N] and
+ * gh0 [B,D,N] receives its gradient: the adjoint left after time 0, λ_0·a_0. `work` is scratch for (2·L + 1)·N floats: one
  * channel's recomputed states and decays over time, and its running adjoint λ.
  */
 export function selectiveScanBackward(
-  x: usize, dt: usize, A: usize, Bm: usize, C: usize, Dk: usize, gy: usize, gS: usize,
-  gx: usize, gDelta: usize, gA: usize, gB: usize, gC: usize, gD: usize, work: usize,
-  nB: i32, L: i32, D: i32, N: i32, hasGy: i32, hasGs: i32, c0: i32, c1: i32,
+  x: usize, dt: usize, A: usize, Bm: usize, C: usize, Dk: usize, h0: usize, gy: usize, gS: usize,
+  gx: usize, gDelta: usize, gA: usize, gB: usize, gC: usize, gD: usize, gh0: usize, work: usize,
+  nB: i32, L: i32, D: i32, N: i32, hasH0: i32, hasGy: i32, hasGs: i32, c0: i32, c1: i32,
 ): void {
   const N4 = N & ~3;
   const zero = f32x4.splat(0);
@@ -129,6 +131,8 @@ export function selectiveScanBackward(
     let accD: f32 = 0;
     memory.fill(gAc, 0, <usize>N << 2);
     for (let b = 0; b < nB; b++) {
+      // The state before time 0: h0's row, or zeros.
+      const h0c = at(h0, (b * D + c) * N);
       // Recompute this channel's states s_t and decays a_t = exp(Δ_t A) forward in time.
       for (let t = 0; t < L; t++) {
         const bt = b * L + t, i = bt * D + c;
@@ -136,13 +140,13 @@ export function selectiveScanBackward(
         const dv4 = f32x4.splat(dv), dx4 = f32x4.splat(dv * xv);
         for (let n = 0; n < N4; n += 4) {
           const a = expv(f32x4.mul(dv4, v128.load(at(Ac, n))));
-          const sp = t > 0 ? v128.load(at(ws, (t - 1) * N + n)) : zero;
+          const sp = t > 0 ? v128.load(at(ws, (t - 1) * N + n)) : hasH0 ? v128.load(at(h0c, n)) : zero;
           v128.store(at(ws, t * N + n), f32x4.add(f32x4.mul(a, sp), f32x4.mul(dx4, v128.load(at(Bm, bt * N + n)))));
           v128.store(at(wa, t * N + n), a);
         }
         for (let n = N4; n < N; n++) {
           const a = expf1(dv * load<f32>(at(Ac, n)));
-          const sp: f32 = t > 0 ? load<f32>(at(ws, (t - 1) * N + n)) : 0;
+          const sp: f32 = t > 0 ? load<f32>(at(ws, (t - 1) * N + n)) : hasH0 ? load<f32>(at(h0c, n)) : 0;
           store<f32>(at(ws, t * N + n), a * sp + dv * xv * load<f32>(at(Bm, bt * N + n)));
           store<f32>(at(wa, t * N + n), a);
         }
@@ -161,7 +165,7 @@ export function selectiveScanBackward(
           let l = f32x4.add(v128.load(at(wl, n)), f32x4.mul(g4, v128.load(at(C, bn))));
           if (hasGs) l = f32x4.add(l, v128.load(at(gS, i * N + n)));
           const a = v128.load(at(wa, t * N + n));
-          const sp = t > 0 ? v128.load(at(ws, (t - 1) * N + n)) : zero;
+          const sp = t > 0 ? v128.load(at(ws, (t - 1) * N + n)) : hasH0 ? v128.load(at(h0c, n)) : zero;
           v128.store(at(gC, bn), f32x4.add(v128.load(at(gC, bn)), f32x4.mul(g4, v128.load(at(ws, t * N + n)))));
           v128.store(at(gB, bn), f32x4.add(v128.load(at(gB, bn)), f32x4.mul(l, dx4)));
           q4 = f32x4.add(q4, f32x4.mul(l, v128.load(at(Bm, bn))));
@@ -176,7 +180,7 @@ export function selectiveScanBackward(
           let l = load<f32>(at(wl, n)) + g * load<f32>(at(C, bn));
           if (hasGs) l += load<f32>(at(gS, i * N + n));
           const a = load<f32>(at(wa, t * N + n));
-          const sp: f32 = t > 0 ? load<f32>(at(ws, (t - 1) * N + n)) : 0;
+          const sp: f32 = t > 0 ? load<f32>(at(ws, (t - 1) * N + n)) : hasH0 ? load<f32>(at(h0c, n)) : 0;
           store<f32>(at(gC, bn), load<f32>(at(gC, bn)) + g * load<f32>(at(ws, t * N + n)));
           store<f32>(at(gB, bn), load<f32>(at(gB, bn)) + l * dv * xv);
           q += l * load<f32>(at(Bm, bn));
@@ -188,6 +192,7 @@ export function selectiveScanBackward(
         store<f32>(at(gx, i), dv * q + dk * g);
         store<f32>(at(gDelta, i), gdA + xv * q);
       }
+      if (hasH0) memory.copy(at(gh0, (b * D + c) * N), wl, <usize>N << 2);
     }
     store<f32>(at(gD, c), accD);
   }

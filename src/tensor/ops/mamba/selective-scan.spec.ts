@@ -3,18 +3,20 @@ import { tensor } from '../../creation.js';
 import type { Tensor } from '../../tensor.js';
 import { add } from '../elementwise/binary.js';
 import { reshape } from '../shape/reshape.js';
+import { slice } from '../shape/slice.js';
 import { selectiveScan } from './selective-scan.js';
 import { engineGradient, inputs, referenceGradient } from '../../testing/reference-grad.js';
 import { setArenaBudget } from '../../backends/cpu/wasm.js';
 
 /**
  * The independent reference: the recurrence written step by step in float64, exactly as paper-method §1.3 states
- * it (discretise, update every state, read out, add the skip). Returns y [B,L,D] then the states [B,L,D,N].
+ * it (discretise, update every state, read out, add the skip), from zero states or the initial states h0 [B,D,N].
+ * Returns y [B,L,D] then the states [B,L,D,N].
  */
-export function naiveScan([x, dt, A, Bm, C, Dk]: number[][], B: number, L: number, D: number, N: number): { y: number[]; states: number[] } {
+export function naiveScan([x, dt, A, Bm, C, Dk, h0]: number[][], B: number, L: number, D: number, N: number): { y: number[]; states: number[] } {
   const y = new Array<number>(B * L * D), states = new Array<number>(B * L * D * N);
   for (let b = 0; b < B; b++) {
-    const s = Array.from({ length: D }, () => new Array<number>(N).fill(0));
+    const s = Array.from({ length: D }, (_, c) => Array.from({ length: N }, (_, n) => h0 ? h0[(b * D + c) * N + n]! : 0));
     for (let t = 0; t < L; t++) {
       for (let c = 0; c < D; c++) {
         const i = (b * L + t) * D + c;
@@ -42,15 +44,19 @@ function data([B, L, D, N]: Dims, seed: number): number[][] {
   return [inputs(B * L * D, seed), inputs(B * L * D, seed + 1, 0.05, 1.2), inputs(D * N, seed + 2, -2, -0.1),
     inputs(B * L * N, seed + 3), inputs(B * L * N, seed + 4), inputs(D, seed + 5)];
 }
-const shapesOf = ([B, L, D, N]: Dims) => [[B, L, D], [B, L, D], [D, N], [B, L, N], [B, L, N], [D]];
+const shapesOf = ([B, L, D, N]: Dims) => [[B, L, D], [B, L, D], [D, N], [B, L, N], [B, L, N], [D], [B, D, N]];
 const make = (d: Dims, seed: number) => data(d, seed).map((v, i) => tensor(v, shapesOf(d)[i]));
+/** The scan's inputs followed by an initial state h0 [B, D, N]. */
+const dataH0 = (d: Dims, seed: number) => [...data(d, seed), inputs(d[0] * d[2] * d[3], seed + 6)];
+const makeH0 = (d: Dims, seed: number) => dataH0(d, seed).map((v, i) => tensor(v, shapesOf(d)[i]));
 
 /** What the gradient checks differentiate: y alone, the states alone, or both at once (y broadcast over N). */
 type Output = 'y' | 'state' | 'both';
 function scanOutput(which: Output, [B, L, D]: Dims) {
-  return (x: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, C: Tensor, Dk: Tensor): Tensor => {
-    if (which === 'y') return selectiveScan(x, dt, A, Bm, C, Dk);
-    const [y, s] = selectiveScan(x, dt, A, Bm, C, Dk, { returnState: true });
+  return (x: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, C: Tensor, Dk: Tensor, h0?: Tensor): Tensor => {
+    const initialState = h0 ? { initialState: h0 } : {};
+    if (which === 'y') return selectiveScan(x, dt, A, Bm, C, Dk, initialState);
+    const [y, s] = selectiveScan(x, dt, A, Bm, C, Dk, { returnState: true, ...initialState });
     if (which === 'state') { y.dispose(); return s; }
     const y4 = reshape(y, [B, L, D, 1]);
     const out = add(y4, s);
@@ -98,6 +104,42 @@ const forward: ForwardCase[] = [
       return { actual, expected: referenceGradient(referenceOutput(which, d), xs, w), atol: 2e-5, rtol: 1e-4 };
     },
   }))),
+  ...dims.slice(0, 4).map((d, i): ForwardCase => ({
+    op: 'selectiveScan', name: `from an initial state: the naive loop, and the backward (h0's gradient too) against its float64 differences B=${d[0]} L=${d[1]} D=${d[2]} N=${d[3]}`,
+    run() {
+      const [B, L, D, N] = d;
+      const xs = dataH0(d, 800 + 10 * i), w = inputs(B * L * D * N, 900 + i);
+      const ts = xs.map((v, j) => tensor(v, shapesOf(d)[j]));
+      const { y, states } = naiveScan(xs, ...d);
+      const [y2, s2] = selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { returnState: true, initialState: ts[6]! });
+      const g = engineGradient(scanOutput('both', d), xs, shapesOf(d), w);
+      return { actual: [y2, s2, ...g], expected: [y, states, ...referenceGradient(referenceOutput('both', d), xs, w)], atol: 2e-5, rtol: 1e-4 };
+    },
+  })),
+  {
+    // What a Mamba forward resumed at a position relies on: the scan over [p, L) from the state after p − 1 is the
+    // rest of the scan over [0, L), to the bit.
+    op: 'selectiveScan', name: 'a scan split at a position and resumed from the state there equals the whole scan exactly',
+    async run() {
+      const d: Dims = [2, 7, 5, 16], p = 3;
+      const [x, dt, A, Bm, C, Dk] = make(d, 950) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+      const [y, st] = selectiveScan(x, dt, A, Bm, C, Dk, { returnState: true });
+      const part = (t: Tensor, a: number, b: number) => slice(t, 1, a, b);
+      const [, st1] = selectiveScan(part(x, 0, p), part(dt, 0, p), A, part(Bm, 0, p), part(C, 0, p), Dk, { returnState: true });
+      const h0 = reshape(part(st1, p - 1, p), [2, 5, 16]);
+      const [y2, st2] = selectiveScan(part(x, p, 7), part(dt, p, 7), A, part(Bm, p, 7), part(C, p, 7), Dk, { returnState: true, initialState: h0 });
+      return { actual: [y2, st2], expected: [await part(y, p, 7).data(), await part(st, p, 7).data()], atol: 0, rtol: 0 };
+    },
+  },
+  {
+    op: 'selectiveScan', name: 'no position: the initial state gets a zero gradient',
+    run() {
+      const d: Dims = [2, 0, 3, 4];
+      const xs = dataH0(d, 990);
+      const g = engineGradient(scanOutput('y', d), xs, shapesOf(d), []);
+      return { actual: [g[6]!], expected: [new Array<number>(2 * 3 * 4).fill(0)], shapes: [[2, 3, 4]] };
+    },
+  },
 ];
 
 // Enough channels that the CPU kernels split them over threads (where the machine has several), so that the
@@ -141,6 +183,11 @@ const grad: GradCase[] = [
     inputs: () => make(d, 400 + 10 * i),
     f: scanOutput(which, d),
   }))),
+  ...dims.slice(1, 3).map((d, i): GradCase => ({
+    op: 'selectiveScan', name: `both, from an initial state B=${d[0]} L=${d[1]} D=${d[2]} N=${d[3]}`, covers: ['selectiveScanBackward'],
+    inputs: () => makeH0(d, 1000 + 10 * i),
+    f: scanOutput('both', d),
+  })),
   { op: 'selectiveScan', name: `both, channels split over threads B=${wide[0]} L=${wide[1]} D=${wide[2]} N=${wide[3]}`, inputs: () => make(wide, 700), f: scanOutput('both', wide) },
 ];
 
@@ -160,6 +207,7 @@ export const spec: OpSpec = {
     { op: 'selectiveScan', name: 'B states differ from A', run: () => withBad(3, [2, 3, 3]), message: /selectiveScan: B must be \[B, L, N\] = \[2,3,2\].*got \[2,3,3\]/ },
     { op: 'selectiveScan', name: 'C length differs from x', run: () => withBad(4, [2, 4, 2]), message: /selectiveScan: C must be \[B, L, N\] = \[2,3,2\].*got \[2,4,2\]/ },
     { op: 'selectiveScan', name: 'D skip length differs from x channels', run: () => withBad(5, [3]), message: /selectiveScan: D must be \[D\] with D = 4 \(x's channels\), got \[3\]/ },
+    { op: 'selectiveScan', name: 'initial state of the wrong shape', run: () => { const ts = make(ok, 1); return selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { initialState: tensor(new Float32Array(2 * 4 * 3), [2, 4, 3]) }); }, message: /selectiveScan: the initial state must be \[B, D, N\] = \[2,4,2\] \(x's batch and channels, A's states\), got \[2,4,3\]/ },
     { op: 'selectiveScan', name: 'x not rank 3', run: () => withBad(0, [3, 4]), message: /selectiveScan: x must be \[B, L, D\], got \[3,4\]/ },
     { op: 'selectiveScan', name: 'int32 delta', run: () => withBad(1, [2, 3, 4], true), message: /selectiveScan: x, delta, A, B, C and D must all be float32 \(inputs: #0 float32\[2,3,4\], #1 int32\[2,3,4\]/ },
   ],

@@ -17,11 +17,14 @@ import { selectiveScanBackwardGpu, selectiveScanGpu } from './selective-scan.wgs
  * them. The cost is one extra forward pass inside the backward; the footprint stays that of the inputs, where at
  * 2.8B scale (D=5120, N=16, B=256, L=16) the states would take 1.3 GB per layer, for each of 64 layers.
  * The optional state output exists for hook sites; its gradient enters the reverse pass as an extra adjoint of s_t.
+ * The optional initial state h0 [B, D, N] replaces s_0 = 0 (s_{-1} in the 0-based time above): a run over positions
+ * [p, L) from the state after position p−1 continues the run over [0, p) exactly, which is how a Mamba forward
+ * resumes at a position (tracing's position reuse, `ForwardOptions.past`). Its gradient is λ_0·exp(Δ_0·A).
  */
 
 interface Dims { B: number; L: number; D: number; N: number }
 
-function checkInputs(op: string, inputs: readonly Tensor[]): Dims {
+function checkInputs(op: string, inputs: readonly Tensor[], hasH0: boolean): Dims {
   const [x, delta, A, Bm, C, Dk] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
   if (inputs.some((t) => t.dtype !== 'float32')) throw opError(op, 'x, delta, A, B, C and D must all be float32', inputs);
   if (x.rank !== 3) throw opError(op, `x must be [B, L, D], got ${fmt(x.shape)}`, inputs);
@@ -36,6 +39,10 @@ function checkInputs(op: string, inputs: readonly Tensor[]): Dims {
     }
   }
   if (Dk.rank !== 1 || Dk.shape[0] !== D) throw opError(op, `D must be [D] with D = ${D} (x's channels), got ${fmt(Dk.shape)}`, inputs);
+  const h0 = hasH0 ? inputs[6]! : null;
+  if (h0 && (h0.rank !== 3 || h0.shape[0] !== B || h0.shape[1] !== D || h0.shape[2] !== N)) {
+    throw opError(op, `the initial state must be [B, D, N] = ${fmt([B, D, N])} (x's batch and channels, A's states), got ${fmt(h0.shape)}`, inputs);
+  }
   return { B, L, D, N };
 }
 
@@ -52,16 +59,16 @@ function rowsPerChunk(B: number, fixedBytes: number, rowBytes: number): number {
   return Math.max(1, Math.min(B, Math.floor((arenaBudgetBytes() - fixedBytes) / rowBytes)));
 }
 
-function scanForward(d: Dims, x: Float32Array, dt: Float32Array, A: Float32Array, Bm: Float32Array, C: Float32Array, Dk: Float32Array, y: Float32Array, state: Float32Array | null): void {
+function scanForward(d: Dims, x: Float32Array, dt: Float32Array, A: Float32Array, Bm: Float32Array, C: Float32Array, Dk: Float32Array, h0: Float32Array | null, y: Float32Array, state: Float32Array | null): void {
   const { B, L, D, N } = d;
   const threads = threadCount();
-  const LD = L * D, LN = L * N, LDN = L * D * N;
+  const LD = L * D, LN = L * N, LDN = L * D * N, DN = D * N;
   const fixed = aligned(D * N) + aligned(D) + threads * aligned(N);
-  const rows = rowsPerChunk(B, fixed, 4 * (3 * LD + 2 * LN + (state ? LDN : 0)) + 5 * ALIGN);
+  const rows = rowsPerChunk(B, fixed, 4 * (3 * LD + 2 * LN + (state ? LDN : 0) + (h0 ? DN : 0)) + 6 * ALIGN);
   for (let b0 = 0; b0 < B; b0 += rows) {
     const nb = Math.min(rows, B - b0);
     arenaReset();
-    const [px, pdt, pA, pB, pC, pDk, py, ps] = [nb * LD, nb * LD, D * N, nb * LN, nb * LN, D, nb * LD, state ? nb * LDN : 0].map((n) => arenaAlloc(n * 4, 'selectiveScan'));
+    const [px, pdt, pA, pB, pC, pDk, ph0, py, ps] = [nb * LD, nb * LD, D * N, nb * LN, nb * LN, D, h0 ? nb * DN : 0, nb * LD, state ? nb * LDN : 0].map((n) => arenaAlloc(n * 4, 'selectiveScan'));
     const work = Array.from({ length: threads }, () => arenaAlloc(N * 4, 'selectiveScan'));
     wasmF32(px!, nb * LD).set(x.subarray(b0 * LD, (b0 + nb) * LD));
     wasmF32(pdt!, nb * LD).set(dt.subarray(b0 * LD, (b0 + nb) * LD));
@@ -69,7 +76,8 @@ function scanForward(d: Dims, x: Float32Array, dt: Float32Array, A: Float32Array
     wasmF32(pB!, nb * LN).set(Bm.subarray(b0 * LN, (b0 + nb) * LN));
     wasmF32(pC!, nb * LN).set(C.subarray(b0 * LN, (b0 + nb) * LN));
     wasmF32(pDk!, D).set(Dk);
-    parallelFor('selectiveScanForward', D, (c0, c1, t) => [px!, pdt!, pA!, pB!, pC!, pDk!, py!, ps!, work[t]!, nb, L, D, N, state ? 1 : 0, c0, c1],
+    if (h0) wasmF32(ph0!, nb * DN).set(h0.subarray(b0 * DN, (b0 + nb) * DN));
+    parallelFor('selectiveScanForward', D, (c0, c1, t) => [px!, pdt!, pA!, pB!, pC!, pDk!, ph0!, py!, ps!, work[t]!, nb, L, D, N, h0 ? 1 : 0, state ? 1 : 0, c0, c1],
       { minUnitsPerThread: minChannelsPerThread(nb, L, N) });
     y.set(wasmF32(py!, nb * LD), b0 * LD);
     if (state) state.set(wasmF32(ps!, nb * LDN), b0 * LDN);
@@ -77,27 +85,27 @@ function scanForward(d: Dims, x: Float32Array, dt: Float32Array, A: Float32Array
 }
 
 /**
- * gx, gDelta, gA, gB, gC, gD from the adjoints gy / gS (either may be absent). gA and gD sum over rows, so they are
+ * gx, gDelta, gA, gB, gC, gD (and gh0 with an initial state h0) from the adjoints gy / gS (either may be absent). gA and gD sum over rows, so they are
  * summed over chunks here; gB and gC sum over channels, so each thread adds into its own copy and the copies are
  * summed after the call.
  */
 function scanBackward(
   d: Dims, x: Float32Array, dt: Float32Array, A: Float32Array, Bm: Float32Array, C: Float32Array, Dk: Float32Array,
-  gy: Float32Array | null, gS: Float32Array | null,
-  gx: Float32Array, gDelta: Float32Array, gA: Float32Array, gB: Float32Array, gC: Float32Array, gD: Float32Array,
+  h0: Float32Array | null, gy: Float32Array | null, gS: Float32Array | null,
+  gx: Float32Array, gDelta: Float32Array, gA: Float32Array, gB: Float32Array, gC: Float32Array, gD: Float32Array, gh0: Float32Array | null,
 ): void {
   const { B, L, D, N } = d;
   const threads = threadCount();
-  const LD = L * D, LN = L * N, LDN = L * D * N;
+  const LD = L * D, LN = L * N, LDN = L * D * N, DN = D * N;
   const fixed = 2 * aligned(D * N) + 2 * aligned(D) + threads * aligned((2 * L + 1) * N);
-  const rowBytes = 4 * ((gy ? 5 : 4) * LD + (2 + 2 * threads) * LN + (gS ? LDN : 0)) + (12 + 2 * threads) * ALIGN;
+  const rowBytes = 4 * ((gy ? 5 : 4) * LD + (2 + 2 * threads) * LN + (gS ? LDN : 0) + (h0 ? 2 * DN : 0)) + (14 + 2 * threads) * ALIGN;
   const rows = rowsPerChunk(B, fixed, rowBytes);
   const accA = new Float64Array(D * N), accD = new Float64Array(D);
   for (let b0 = 0; b0 < B; b0 += rows) {
     const nb = Math.min(rows, B - b0);
     arenaReset();
-    const sizes = [nb * LD, nb * LD, D * N, nb * LN, nb * LN, D, gy ? nb * LD : 0, gS ? nb * LDN : 0, nb * LD, nb * LD, D * N, D];
-    const [px, pdt, pA, pB, pC, pDk, pgy, pgS, pgx, pgd, pgA, pgD] = sizes.map((n) => arenaAlloc(n * 4, 'selectiveScan backward'));
+    const sizes = [nb * LD, nb * LD, D * N, nb * LN, nb * LN, D, h0 ? nb * DN : 0, gy ? nb * LD : 0, gS ? nb * LDN : 0, nb * LD, nb * LD, D * N, D, h0 ? nb * DN : 0];
+    const [px, pdt, pA, pB, pC, pDk, ph0, pgy, pgS, pgx, pgd, pgA, pgD, pgh0] = sizes.map((n) => arenaAlloc(n * 4, 'selectiveScan backward'));
     const work = Array.from({ length: threads }, () => arenaAlloc((2 * L + 1) * N * 4, 'selectiveScan backward'));
     const partB = Array.from({ length: threads }, () => arenaAlloc(nb * LN * 4, 'selectiveScan backward'));
     const partC = Array.from({ length: threads }, () => arenaAlloc(nb * LN * 4, 'selectiveScan backward'));
@@ -107,12 +115,14 @@ function scanBackward(
     wasmF32(pB!, nb * LN).set(Bm.subarray(b0 * LN, (b0 + nb) * LN));
     wasmF32(pC!, nb * LN).set(C.subarray(b0 * LN, (b0 + nb) * LN));
     wasmF32(pDk!, D).set(Dk);
+    if (h0) wasmF32(ph0!, nb * DN).set(h0.subarray(b0 * DN, (b0 + nb) * DN));
     if (gy) wasmF32(pgy!, nb * LD).set(gy.subarray(b0 * LD, (b0 + nb) * LD));
     if (gS) wasmF32(pgS!, nb * LDN).set(gS.subarray(b0 * LDN, (b0 + nb) * LDN));
     for (const p of [...partB, ...partC]) wasmF32(p, nb * LN).fill(0);
-    parallelFor('selectiveScanBackward', D, (c0, c1, t) => [px!, pdt!, pA!, pB!, pC!, pDk!, pgy!, pgS!, pgx!, pgd!, pgA!, partB[t]!, partC[t]!, pgD!, work[t]!,
-      nb, L, D, N, gy ? 1 : 0, gS ? 1 : 0, c0, c1], { minUnitsPerThread: minChannelsPerThread(nb, L, N) });
+    parallelFor('selectiveScanBackward', D, (c0, c1, t) => [px!, pdt!, pA!, pB!, pC!, pDk!, ph0!, pgy!, pgS!, pgx!, pgd!, pgA!, partB[t]!, partC[t]!, pgD!, pgh0!, work[t]!,
+      nb, L, D, N, h0 ? 1 : 0, gy ? 1 : 0, gS ? 1 : 0, c0, c1], { minUnitsPerThread: minChannelsPerThread(nb, L, N) });
     gx.set(wasmF32(pgx!, nb * LD), b0 * LD);
+    if (gh0) gh0.set(wasmF32(pgh0!, nb * DN), b0 * DN);
     gDelta.set(wasmF32(pgd!, nb * LD), b0 * LD);
     const ga = wasmF32(pgA!, D * N), gd = wasmF32(pgD!, D);
     for (let i = 0; i < D * N; i++) accA[i] += ga[i]!;
@@ -127,26 +137,27 @@ function scanBackward(
   gD.set(accD);
 }
 
-interface ScanAttrs { returnState: boolean }
+interface ScanAttrs { returnState: boolean; initial: boolean }
 
+/** Inputs: x, delta, A, B, C, D, then h0 if `initial`. Outputs: y, then the states if `returnState`. */
 const selectiveScanOp = defineOp<ScanAttrs>({
   name: 'selectiveScan',
-  infer(inputs, { returnState }) {
-    const { B, L, D, N } = checkInputs('selectiveScan', inputs);
+  infer(inputs, { returnState, initial }) {
+    const { B, L, D, N } = checkInputs('selectiveScan', inputs, initial);
     const y = { shape: [B, L, D], dtype: 'float32' as const };
     return returnState ? [y, { shape: [B, L, D, N], dtype: 'float32' as const }] : [y];
   },
   kernels: {
-    cpu({ inputs, outputs }) {
+    cpu({ inputs, outputs, attrs: { initial } }) {
       const d = dimsOf(inputs);
-      const [x, dt, A, Bm, C, Dk] = inputs.map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-      scanForward(d, x, dt, A, Bm, C, Dk, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null);
+      const [x, dt, A, Bm, C, Dk] = inputs.slice(0, 6).map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+      scanForward(d, x, dt, A, Bm, C, Dk, initial ? cpuF32(inputs[6]!) : null, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null);
     },
-    webgpu: ({ inputs, outputs }) => selectiveScanGpu(inputs, outputs[0]!, outputs[1]),
+    webgpu: ({ inputs, outputs, attrs: { initial } }) => selectiveScanGpu(inputs.slice(0, 6), initial ? inputs[6]! : null, outputs[0]!, outputs[1]),
   },
-  backward([gy, gS], { inputs }) {
+  backward([gy, gS], { inputs, attrs: { initial } }) {
     const grads = [gy, gS].filter((g): g is Tensor => !!g);
-    return runOp(selectiveScanBackwardOp, [...inputs, ...grads], { hasGy: !!gy, hasGs: !!gS });
+    return runOp(selectiveScanBackwardOp, [...inputs, ...grads], { hasGy: !!gy, hasGs: !!gS, initial });
   },
 });
 
@@ -155,33 +166,36 @@ function dimsOf(inputs: readonly Tensor[]): Dims {
   return { B, L, D, N: inputs[2]!.shape[1]! };
 }
 
-interface BackwardAttrs { hasGy: boolean; hasGs: boolean }
+interface BackwardAttrs { hasGy: boolean; hasGs: boolean; initial: boolean }
 
-/** Inputs: the six scan inputs, then gy if hasGy, then gS if hasGs. Outputs: gradients of the six scan inputs. */
+/** Inputs: the scan's inputs (h0 last if `initial`), then gy if hasGy, then gS if hasGs. Outputs: their gradients. */
 const selectiveScanBackwardOp = defineOp<BackwardAttrs>({
   name: 'selectiveScanBackward',
   internal: true,
-  infer(inputs, { hasGy, hasGs }) {
-    const { B, L, D, N } = checkInputs('selectiveScanBackward', inputs.slice(0, 6));
-    if (inputs.length !== 6 + Number(hasGy) + Number(hasGs)) throw opError('selectiveScanBackward', 'inputs do not match hasGy/hasGs', inputs);
+  infer(inputs, { hasGy, hasGs, initial }) {
+    const k = initial ? 7 : 6;
+    const { B, L, D, N } = checkInputs('selectiveScanBackward', inputs.slice(0, k), initial);
+    if (inputs.length !== k + Number(hasGy) + Number(hasGs)) throw opError('selectiveScanBackward', 'inputs do not match hasGy/hasGs', inputs);
     const want = [...(hasGy ? [[B, L, D]] : []), ...(hasGs ? [[B, L, D, N]] : [])];
     want.forEach((shape, i) => {
-      const g = inputs[6 + i]!;
+      const g = inputs[k + i]!;
       if (g.rank !== shape.length || g.shape.some((v, j) => v !== shape[j])) throw opError('selectiveScanBackward', `gradient ${fmt(g.shape)} should be ${fmt(shape)}`, inputs);
     });
-    return inputs.slice(0, 6).map((t) => ({ shape: [...t.shape], dtype: 'float32' as const }));
+    return inputs.slice(0, k).map((t) => ({ shape: [...t.shape], dtype: 'float32' as const }));
   },
   kernels: {
-    cpu({ inputs, outputs, attrs: { hasGy, hasGs } }) {
+    cpu({ inputs, outputs, attrs: { hasGy, hasGs, initial } }) {
       const d = dimsOf(inputs);
+      const k = initial ? 7 : 6;
       const [x, dt, A, Bm, C, Dk] = inputs.slice(0, 6).map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-      const gy = hasGy ? cpuF32(inputs[6]!) : null;
-      const gS = hasGs ? cpuF32(inputs[6 + Number(hasGy)]!) : null;
-      const [gx, gDelta, gA, gB, gC, gD] = outputs.map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-      scanBackward(d, x, dt, A, Bm, C, Dk, gy, gS, gx, gDelta, gA, gB, gC, gD);
+      const gy = hasGy ? cpuF32(inputs[k]!) : null;
+      const gS = hasGs ? cpuF32(inputs[k + Number(hasGy)]!) : null;
+      const [gx, gDelta, gA, gB, gC, gD] = outputs.slice(0, 6).map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+      scanBackward(d, x, dt, A, Bm, C, Dk, initial ? cpuF32(inputs[6]!) : null, gy, gS, gx, gDelta, gA, gB, gC, gD, initial ? cpuF32(outputs[6]!) : null);
     },
-    webgpu({ inputs, outputs, attrs: { hasGy, hasGs } }) {
-      selectiveScanBackwardGpu(inputs.slice(0, 6), hasGy ? inputs[6]! : null, hasGs ? inputs[6 + Number(hasGy)]! : null, outputs);
+    webgpu({ inputs, outputs, attrs: { hasGy, hasGs, initial } }) {
+      const k = initial ? 7 : 6;
+      selectiveScanBackwardGpu(inputs.slice(0, 6), initial ? inputs[6]! : null, hasGy ? inputs[k]! : null, hasGs ? inputs[k + Number(hasGy)]! : null, outputs);
     },
   },
 });
@@ -189,17 +203,20 @@ const selectiveScanBackwardOp = defineOp<BackwardAttrs>({
 export interface SelectiveScanOptions {
   /** Also return the state after every position, [B, L, D, N] (a hook site; differentiable). */
   returnState?: boolean;
+  /** The state before the first position, [B, D, N] (default zeros): a position of another run's states. Differentiable. */
+  initialState?: Tensor;
 }
 
 /**
  * The selective scan of x [B,L,D] with step sizes delta [B,L,D] (post-softplus), A [D,N] (= −exp(A_log)),
- * input and output projections B, C [B,L,N] and skip D [D]. Returns y [B,L,D], and with `returnState` also the
- * states s_t as [B,L,D,N].
+ * input and output projections B, C [B,L,N] and skip D [D], from zero states or `initialState`. Returns y [B,L,D],
+ * and with `returnState` also the states s_t as [B,L,D,N].
  */
-export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor): Tensor;
-export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts: { returnState: true }): [Tensor, Tensor];
+export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts?: { returnState?: false; initialState?: Tensor }): Tensor;
+export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts: { returnState: true; initialState?: Tensor }): [Tensor, Tensor];
 export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts?: SelectiveScanOptions): Tensor | [Tensor, Tensor];
 export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts: SelectiveScanOptions = {}): Tensor | [Tensor, Tensor] {
-  const out = runOp(selectiveScanOp, [x, delta, A, B, C, D], { returnState: !!opts.returnState });
+  const h0 = opts.initialState;
+  const out = runOp(selectiveScanOp, h0 ? [x, delta, A, B, C, D, h0] : [x, delta, A, B, C, D], { returnState: !!opts.returnState, initial: !!h0 });
   return opts.returnState ? [out[0]!, out[1]!] : out[0]!;
 }

@@ -1,6 +1,7 @@
 import type { Tensor } from '../../tensor.js';
 import { backendOf, launch, withScratch, workgroupSize } from '../../backends/webgpu/kernel.js';
 import { sumAxes } from '../../backends/webgpu/reduce.js';
+import { copyElements, zeroFill } from '../../backends/webgpu/copy.js';
 import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
 
 /**
@@ -24,7 +25,7 @@ function dimsOf(x: Tensor, A: Tensor): Dims {
   return { B, L, D, N: A.shape[1]! };
 }
 
-export function selectiveScanGpu(inputs: readonly Tensor[], y: Tensor, state: Tensor | undefined): void {
+export function selectiveScanGpu(inputs: readonly Tensor[], h0: Tensor | null, y: Tensor, state: Tensor | undefined): void {
   const [x, dt, A, Bm, C, Dk] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
   const { B, L, D, N } = dimsOf(x, A);
   if (y.size === 0) return;
@@ -34,7 +35,8 @@ export function selectiveScanGpu(inputs: readonly Tensor[], y: Tensor, state: Te
     op: 'selectiveScan', workgroupSize: wg,
     operands: [
       { name: 'x', tensor: x }, { name: 'dt', tensor: dt }, { name: 'A', tensor: A }, { name: 'Bm', tensor: Bm },
-      { name: 'C', tensor: C }, { name: 'Dk', tensor: Dk }, { name: 'y', tensor: y, write: true },
+      { name: 'C', tensor: C }, { name: 'Dk', tensor: Dk }, ...(h0 ? [{ name: 'h0', tensor: h0 }] : []),
+      { name: 'y', tensor: y, write: true },
       ...(state ? [{ name: 'state', tensor: state, write: true }] : []),
     ],
     u32: { L, D, blocks, groups: B * blocks },
@@ -49,7 +51,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (c >= P.D) { return; }
   var s: array<f32, NS>;
   var a: array<f32, NS>;
-  for (var n = 0u; n < NS; n = n + 1u) { a[n] = ld_A(c * NS + n); }
+  for (var n = 0u; n < NS; n = n + 1u) { a[n] = ld_A(c * NS + n);${h0 ? ' s[n] = ld_h0((b * P.D + c) * NS + n);' : ''} }
   let dk = ld_Dk(c);
   for (var t = 0u; t < P.L; t = t + 1u) {
     let i = (b * P.L + t) * P.D + c;
@@ -70,16 +72,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   });
 }
 
-export function selectiveScanBackwardGpu(inputs: readonly Tensor[], gy: Tensor | null, gS: Tensor | null, outputs: readonly Tensor[]): void {
+export function selectiveScanBackwardGpu(inputs: readonly Tensor[], h0: Tensor | null, gy: Tensor | null, gS: Tensor | null, outputs: readonly Tensor[]): void {
   const [x, dt, A, Bm, C, Dk] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
-  const [gx, gDelta, gA, gB, gC, gD] = outputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  const [gx, gDelta, gA, gB, gC, gD, gh0] = outputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | undefined];
   const { B, L, D, N } = dimsOf(x, A);
   const b = backendOf(x);
   // Workgroup memory holds every invocation's 2N shares of ∂B and ∂C for one step.
   const wg = workgroupSize(b, Math.min(64, Math.floor(b.limits.maxWorkgroupStorage / (8 * N))));
   const blocks = Math.ceil(D / wg);
   const segments = Math.ceil(L / SEG);
-  withScratch(x, [[B, Math.max(1, segments - 1), D, N], [B, L, blocks, N], [B, L, blocks, N], [B, D, N], [B, D]], (ck, partB, partC, partA, partD) => {
+  // ck[k] holds the state before segment k + 1 − first; with an initial state, slot 0 holds h0 (first = 1) and at the
+  // end its gradient, so that h0 and ∂h0 take no bindings of their own (the kernel is at the adapter's limit).
+  const first = h0 ? 1 : 0;
+  const slots = Math.max(1, segments - 1 + first);
+  withScratch(x, [[slots, B, D, N], [B, L, blocks, N], [B, L, blocks, N], [B, D, N], [B, D]], (ck, partB, partC, partA, partD) => {
+    if (h0) copyElements(h0, ck, h0.size);
     if (B * L * D > 0) {
       launch({
         op: 'selectiveScanBackward', workgroupSize: wg,
@@ -91,10 +98,12 @@ export function selectiveScanBackwardGpu(inputs: readonly Tensor[], gy: Tensor |
           { name: 'partB', tensor: partB, write: true }, { name: 'partC', tensor: partC, write: true },
           { name: 'partA', tensor: partA, write: true }, { name: 'partD', tensor: partD, write: true },
         ],
-        u32: { L, D, blocks, groups: B * blocks, segments, ckEnd: (segments - 1) * SEG },
+        u32: { B, L, D, blocks, groups: B * blocks, segments, ckEnd: (segments - 1) * SEG },
         code: `${wgslMath('exp')}
 const NS: u32 = ${N}u;
 const SEG: u32 = ${SEG}u;
+const FIRST: u32 = ${first}u;
+fn slot(k: u32, b: u32, c: u32) -> u32 { return ((k * P.B + b) * P.D + c) * NS; }
 var<workgroup> share: array<f32, ${2 * N} * WG>;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -109,7 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var s: array<f32, NS>;
   var dk = 0.0;
   if (live) {
-    for (var n = 0u; n < NS; n = n + 1u) { a[n] = ld_A(c * NS + n); }
+    for (var n = 0u; n < NS; n = n + 1u) { a[n] = ld_A(c * NS + n);${h0 ? ' s[n] = ld_ck(slot(0u, b, c) + n);' : ''} }
     dk = ld_Dk(c);
     // Forward once, keeping the state at the end of every segment but the last.
     for (var t = 0u; t < P.ckEnd; t = t + 1u) {
@@ -119,7 +128,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       for (var n = 0u; n < NS; n = n + 1u) { s[n] = exp_f(dv * a[n]) * s[n] + dx * ld_Bm((b * P.L + t) * NS + n); }
       if ((t + 1u) % SEG == 0u) {
         let q = (t + 1u) / SEG - 1u;
-        for (var n = 0u; n < NS; n = n + 1u) { st_ck(((b * (P.segments - 1u) + q) * P.D + c) * NS + n, s[n]); }
+        for (var n = 0u; n < NS; n = n + 1u) { st_ck(slot(q + FIRST, b, c) + n, s[n]); }
       }
     }
   }
@@ -136,7 +145,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       // This segment's states, from the state before it.
       for (var n = 0u; n < NS; n = n + 1u) {
         h0[n] = 0.0;
-        if (q > 0u) { h0[n] = ld_ck(((b * (P.segments - 1u) + q - 1u) * P.D + c) * NS + n); }
+        if (q + FIRST > 0u) { h0[n] = ld_ck(slot(q + FIRST - 1u, b, c) + n); }
         s[n] = h0[n];
       }
       for (var t = t0; t < t1; t = t + 1u) {
@@ -190,13 +199,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   if (live) {
-    for (var n = 0u; n < NS; n = n + 1u) { st_partA((b * P.D + c) * NS + n, accA[n]); }
+    // λ left after time 0 is ∂h0; slot 0 is no longer read.
+    for (var n = 0u; n < NS; n = n + 1u) { st_partA((b * P.D + c) * NS + n, accA[n]);${h0 ? ' st_ck(slot(0u, b, c) + n, lam[n]);' : ''} }
     st_partD(b * P.D + c, accD);
   }
 }`,
         groups: B * blocks,
       });
+    } else if (h0) {
+      zeroFill(ck); // no position: nothing reads the initial state
     }
+    if (gh0) copyElements(ck, gh0, gh0.size);
     sumAxes('selectiveScanBackward', partB, [false, false, true, false], gB);
     sumAxes('selectiveScanBackward', partC, [false, false, true, false], gC);
     sumAxes('selectiveScanBackward', partA, [true, false, false], gA);

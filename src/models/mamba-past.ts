@@ -1,0 +1,65 @@
+import type { Tensor } from '../tensor/tensor.js';
+import { FactlabError } from '../tensor/errors.js';
+import { slice } from '../tensor/ops/shape/slice.js';
+import { reshape } from '../tensor/ops/shape/reshape.js';
+import { concat } from '../tensor/ops/shape/concat.js';
+import { indexSelect } from '../tensor/ops/shape/index-select.js';
+import { causalConv1d } from '../tensor/ops/mamba/causal-conv1d.js';
+import type { MambaConfig } from '../io/config/config.js';
+import type { MambaPast } from './model.js';
+
+/** A run's captures of one layer: `mixer.hook_x` [B, T, D_inner] and `mixer.hook_ssm_state` [B, T, D_inner, N]. */
+export interface LayerCapture {
+  x: Tensor;
+  ssm: Tensor;
+}
+
+export interface OwnedPast extends MambaPast {
+  dispose(): void;
+}
+
+/**
+ * The past at `position` (the state after position − 1) of a run whose captures `layers[l]` are given for the
+ * layers that will be continued (the others may be undefined), optionally for a selection of its rows (`rows`,
+ * int32 indices: the continued batch's row r goes on from the run's row rows[r]).
+ */
+export function pastAt(config: MambaConfig, layers: readonly (LayerCapture | undefined)[], position: number, rows?: Tensor): OwnedPast {
+  const conv: (Tensor | undefined)[] = [], ssm: (Tensor | undefined)[] = [];
+  const pick = (t: Tensor) => { if (!rows) return t; const r = indexSelect(t, 0, rows); t.dispose(); return r; };
+  layers.forEach((c, l) => {
+    if (!c) return;
+    const T = c.x.shape[1]!;
+    if (!Number.isInteger(position) || position < 1 || position > T) throw new FactlabError(`pastAt: position ${position} is outside 1..${T} (the captured run's tokens)`);
+    conv[l] = pick(slice(c.x, 1, Math.max(0, position - (config.dConv - 1)), position));
+    const s = slice(c.ssm, 1, position - 1, position);
+    ssm[l] = pick(reshape(s, [s.shape[0]!, config.dInner, config.dState]));
+    s.dispose();
+  });
+  return { conv, ssm, dispose: () => { for (const t of [...conv, ...ssm]) t?.dispose(); } };
+}
+
+/** Checks `past` for the layers from `from` on, against the batch of `ids`; throws one error naming the layer. */
+export function checkPast(config: MambaConfig, past: MambaPast, B: number, from: number): void {
+  const D = config.dInner, N = config.dState;
+  for (let l = from; l < config.nLayer; l++) {
+    const cv = past.conv[l], s = past.ssm[l];
+    if (!cv || !s) throw new FactlabError(`forward: the past state has no ${cv ? 'SSM state' : 'conv input'} for layer ${l} (layers from ${from} on need one)`);
+    if (cv.rank !== 3 || cv.shape[0] !== B || cv.shape[1]! > config.dConv - 1 || cv.shape[2] !== D) {
+      throw new FactlabError(`forward: the past conv input of layer ${l} ${cv.describe()} must be [${B}, k ≤ ${config.dConv - 1}, ${D}] (the batch, up to dConv − 1 positions, D_inner)`);
+    }
+    if (s.rank !== 3 || s.shape[0] !== B || s.shape[1] !== D || s.shape[2] !== N) {
+      throw new FactlabError(`forward: the past SSM state of layer ${l} ${s.describe()} must be [${B}, ${D}, ${N}] (the batch, D_inner, N)`);
+    }
+  }
+}
+
+/** The causal conv of x [B, T, D] continued from the conv inputs before it (`tail`, [B, k, D]): as if over [tail, x]. */
+export function convContinued(tail: Tensor, x: Tensor, weight: Tensor, bias: Tensor): Tensor {
+  const k = tail.shape[1]!;
+  if (k === 0) return causalConv1d(x, weight, bias);
+  const xx = concat([tail, x], 1);
+  const full = causalConv1d(xx, weight, bias);
+  const out = slice(full, 1, k);
+  xx.dispose(); full.dispose();
+  return out;
+}
