@@ -1,7 +1,7 @@
 /**
  * Causal tracing benchmark: time per fact, factlab beside the paper's procedure, in one command.
  *
- *   node dist/bench/trace.js [--preset small|mamba-2.8b] [--facts 2] [--batch-size 32] [--backend cpu|webgpu]
+ *   node dist/bench/trace.js [--preset small|mamba-2.8b] [--facts 2] [--batch-size 32[,64,...]] [--backend cpu|webgpu]
  *                            [--python python3] [--device cpu|cuda] [--no-reference] [--modes per-patch,batched,reuse-layers,reuse]
  *
  * A random-weight Mamba (preset `mamba-2.8b`: 64 layers, width 2560, the paper's model) traces prompts of 12 random
@@ -51,7 +51,7 @@ interface FactlabMode {
   /** With --profile: one more fact with every kernel timed on the GPU. */
   gpu?: { ms: number; kernels: number; passes: number; top: { op: string; ms: number; count: number }[] };
 }
-interface Opts { preset: string; facts: number; tokens: number; batchSize: number; backend: string; python: string; device: string; reference: boolean; referenceSeconds: number; modes: string; threads: number; profile: boolean }
+interface Opts { preset: string; facts: number; tokens: number; batchSize: string; backend: string; python: string; device: string; reference: boolean; referenceSeconds: number; modes: string; threads: number; profile: boolean }
 
 function facts(n: number, T: number, vocab: number): TraceInput[] {
   const rng = new Rng(1);
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     .option('--preset <name>', Object.keys(PRESETS).join(' or '), 'small')
     .option('--facts <n>', 'facts timed per mode (after one warm-up forward)', (v) => Number(v), 2)
     .option('--tokens <n>', 'prompt length', (v) => Number(v), 12)
-    .option('--batch-size <n>', 'rows per forward in the batched modes', (v) => Number(v), 32)
+    .option('--batch-size <list>', 'rows per forward in the batched modes; a comma-separated list runs each of them at each size', '32')
     .option('--backend <name>', 'cpu or webgpu', 'cpu')
     .option('--python <path>', 'python with torch, for the reference', process.env.FACTLAB_PYTHON ?? 'python3')
     .option('--device <name>', 'torch device for the reference (cpu, cuda)', 'cpu')
@@ -101,19 +101,23 @@ async function main(): Promise<void> {
   const samplePatches = tracePatches(inputs[0]!, sites, config.nLayer);
   const scores: Record<string, number[][][]> = {};
   (await baseline(model, inputs[0]!)).dispose(); // warm-up: kernels compiled, memory grown
-  for (const mode of modes) {
-    const batchSize = mode === 'per-patch' ? 2 : o.batchSize, reuse = mode.startsWith('reuse'), reusePositions = mode === 'reuse';
+  const sizes = o.batchSize.split(',').map(Number);
+  if (sizes.some((b) => !Number.isInteger(b) || b < 2)) throw new Error(`--batch-size: integers of at least 2, got ${o.batchSize}`);
+  const runs = modes.flatMap((mode): { mode: Mode; batchSize: number }[] => (mode === 'per-patch' ? [{ mode, batchSize: 2 }] : sizes.map((batchSize) => ({ mode, batchSize }))));
+  for (const { mode: m, batchSize } of runs) {
+    const mode = sizes.length > 1 && m !== 'per-patch' ? `${m} @${batchSize}` : m;
+    const reuse = m.startsWith('reuse'), reusePositions = m === 'reuse';
     const ms: number[] = [];
     for (const [k, input] of inputs.entries()) {
       const t0 = performance.now();
       const r = await traceInput(model, input, sites, { batchSize, reuse, reusePositions });
       ms.push(performance.now() - t0);
-      if (mode === 'per-patch') scores[k] = r.sites.map((s) => s.scores);
+      if (m === 'per-patch') scores[k] = r.sites.map((s) => s.scores);
       console.error(`factlab ${mode}: fact ${k}: ${(ms.at(-1)! / 1000).toFixed(2)} s`);
     }
     // The share of (row × layer × position) block computations done, against the same batches run whole.
-    const plan = planBatches(samplePatches, config.nLayer, o.tokens, batchSize, 1, reusePositions);
-    factlab[mode] = { msPerFact: ms, batchSize, reuse, reusePositions, work: reuse ? plan.work / plan.workFromEmbeddings : 1 };
+    const plan = planBatches(samplePatches, { nLayer: config.nLayer, T: o.tokens, batchSize, samples: 1, reuse: reusePositions ? 'positions' : reuse ? 'layers' : 'none' });
+    factlab[mode] = { msPerFact: ms, batchSize, reuse, reusePositions, work: plan.work / plan.workFromEmbeddings };
     if (o.profile && gpu) {
       let passes = 0;
       const { kernels, dropped } = await gpu.timeKernels(() => traceInput(model, inputs[0]!, sites, { batchSize, reuse, reusePositions, onProgress: () => { passes++; } }), 1 << 20);

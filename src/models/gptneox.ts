@@ -18,7 +18,7 @@ import { noHooks } from './hooks.js';
 import type { ForwardOptions, LanguageModel } from './model.js';
 import { GPTNEOX_SITES } from './sites.js';
 import { Temps } from './temps.js';
-import { checkIds, floatMask, param, startResidual, unembedAs } from './common.js';
+import { checkIds, firstRows, floatMask, Joins, param, startResidual, unembedAs } from './common.js';
 
 /**
  * GPT-NeoX (Pythia), computed as transformers' GPTNeoXForCausalLM computes it: pre-LayerNorm blocks with a
@@ -40,14 +40,19 @@ export class GptNeoxModel implements LanguageModel {
     if (opts.past) throw new FactlabError('forward: GPT-NeoX cannot continue a run from a past state (that would need a key/value cache); run the whole sequence');
     const hooks = opts.hooks ?? noHooks;
     const P = (n: string) => param(this.params, n);
-    const [B, T] = ids.shape as [number, number];
+    const T = ids.shape[1]!;
     const { nHead: H, headDim: dh, dModel: d } = c;
     const top = new Temps(hooks);
     const keyMask = opts.attentionMask ? top.t(floatMask(opts.attentionMask)) : undefined;
     const positions = top.t(arange(T, { backend: ids.backend }));
     let h = opts.start ? startResidual(c, ids, opts.start) : top.release(top.at('hook_embed', embedding(P('gpt_neox.embed_in.weight'), ids)));
+    const joins = new Joins(opts.start?.joins);
     for (let l = opts.start?.layer ?? 0; l < c.nLayer; l++) {
+      h = joins.enter(l, h);
+      // Rows that join at later layers (ForwardStart.joins) are not here yet: per-row inputs take the first B.
+      const B = h.shape[0]!;
       const t = new Temps(hooks);
+      const keyMaskL = keyMask && (B < keyMask.shape[0]! ? t.t(firstRows(keyMask, B)) : keyMask);
       const p = `gpt_neox.layers.${l}.`, s = `blocks.${l}.`;
       const hIn = t.at(`${s}hook_resid_pre`, h);
       const a = t.at(`${s}ln1.hook_normalized`, layerNorm(hIn, P(`${p}input_layernorm.weight`), P(`${p}input_layernorm.bias`), c.eps));
@@ -61,7 +66,7 @@ export class GptNeoxModel implements LanguageModel {
       const v = t.at(`${s}attn.hook_v`, part(2));
       const cuts = hooks.cuts?.(l, B, T) ?? [];
       const blockMask = cuts.length > 0 ? t.t(attentionKeepMask(cuts, B, T, ids.backend)) : undefined;
-      const [heads, probs] = causalAttention(q, k, v, { ...(keyMask ? { keyMask } : {}), ...(blockMask ? { blockMask } : {}) });
+      const [heads, probs] = causalAttention(q, k, v, { ...(keyMaskL ? { keyMask: keyMaskL } : {}), ...(blockMask ? { blockMask } : {}) });
       t.t(heads);
       t.at(`${s}attn.hook_pattern`, probs!);
       const zed = t.at(`${s}attn.hook_z`, reshape(t.t(transpose(heads!, [0, 2, 1, 3])), [B, T, d]));
@@ -75,6 +80,7 @@ export class GptNeoxModel implements LanguageModel {
       h = t.release(t.at(`${s}hook_resid_post`, next));
       t.dispose();
     }
+    h = joins.enter(c.nLayer, h);
     top.t(h);
     const hf = top.at('hook_norm_final', layerNorm(h, P('gpt_neox.final_layer_norm.weight'), P('gpt_neox.final_layer_norm.bias'), c.eps));
     const head = c.tieEmbeddings ? P('gpt_neox.embed_in.weight') : P('embed_out.weight');

@@ -15,10 +15,10 @@ import { cutFlow } from './mamba-cuts.js';
 import { checkPast, convContinued } from './mamba-past.js';
 import { FactlabError } from '../tensor/errors.js';
 import { noHooks } from './hooks.js';
-import type { ForwardOptions, LanguageModel } from './model.js';
+import type { ForwardOptions, LanguageModel, MambaPast } from './model.js';
 import { MAMBA_SITES } from './sites.js';
 import { Temps } from './temps.js';
-import { checkIds, floatMask, param, startResidual, unembedAs } from './common.js';
+import { checkIds, firstRows, floatMask, Joins, param, startResidual, unembedAs } from './common.js';
 
 /**
  * Mamba-1 (Gu & Dao), computed as transformers' MambaForCausalLM computes it, with a hook site at every
@@ -51,15 +51,20 @@ export class MambaModel implements LanguageModel {
     const noConvBias = c.convBias ? null : zeros([c.dInner], { backend: ids.backend });
     const top = new Temps(hooks);
     let h = opts.start ? startResidual(c, ids, opts.start) : top.release(top.at('hook_embed', embedding(P('backbone.embeddings.weight'), ids)));
+    const joins = new Joins(opts.start?.joins);
     for (let l = opts.start?.layer ?? 0; l < c.nLayer; l++) {
-      const cuts = hooks.cuts?.(l, B, T) ?? [];
+      h = joins.enter(l, h);
+      // Rows that join at later layers (ForwardStart.joins) are not here yet: per-row inputs take the first Bl.
+      const Bl = h.shape[0]!;
+      const cuts = hooks.cuts?.(l, Bl, T) ?? [];
       // A cut recomputes its targets' conv and scan from position 0, which a continued run does not have.
       if (past && cuts.length > 0) throw new FactlabError('forward: flow cuts cannot be applied to a run continued from a past state; run the whole sequence');
       const t = new Temps(hooks);
+      const maskL = maskCol && (Bl < B ? t.t(firstRows(maskCol, Bl)) : maskCol);
       const p = `backbone.layers.${l}.`, s = `blocks.${l}.`;
       const hIn = t.at(`${s}hook_resid_pre`, h);
       let u = t.t(rmsnorm(hIn, P(`${p}norm.weight`), c.eps));
-      if (maskCol) u = t.t(mul(u, maskCol));
+      if (maskL) u = t.t(mul(u, maskL));
       u = t.at(`${s}hook_norm`, u);
       // W_a and W_g are row blocks of in_proj: zero-copy views, so that a ROME edit of either is an edit of in_proj.
       const inW = P(`${p}mixer.in_proj.weight`), inB = c.projBias ? P(`${p}mixer.in_proj.bias`) : undefined;
@@ -73,15 +78,16 @@ export class MambaModel implements LanguageModel {
       const A = t.t(neg(t.t(exp(P(`${p}mixer.A_log`)))));
       const Dskip = P(`${p}mixer.D`);
       const deltaOf = (xa: Tensor) => { const dt = linear(xa, wDt); const pre = linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)); dt.dispose(); const d = softplus(pre); pre.dispose(); return d; };
-      const xc = t.at(`${s}mixer.hook_conv`, past ? convContinued(past.conv[l]!, x, convW, convB) : causalConv1d(x, convW, convB));
+      const pastOf = (list: MambaPast['conv']) => (Bl < B ? t.t(firstRows(list[l]!, Bl)) : list[l]!);
+      const xc = t.at(`${s}mixer.hook_conv`, past ? convContinued(pastOf(past.conv), x, convW, convB) : causalConv1d(x, convW, convB));
       let xa = t.t(silu(xc));
-      if (maskCol) xa = t.t(mul(xa, maskCol));
+      if (maskL) xa = t.t(mul(xa, maskL));
       xa = t.at(`${s}mixer.hook_x_act`, xa);
       const Bm = t.at(`${s}mixer.hook_B`, linear(xa, wB));
       const Cm = t.at(`${s}mixer.hook_C`, linear(xa, wC));
       const delta = t.at(`${s}mixer.hook_delta`, deltaOf(xa));
       let ssm: Tensor;
-      const initialState = past ? { initialState: past.ssm[l]! } : {};
+      const initialState = past ? { initialState: pastOf(past.ssm) } : {};
       if (hooks.wants(`${s}mixer.hook_ssm_state`)) {
         const [y, state] = selectiveScan(xa, delta, A, Bm, Cm, Dskip, { returnState: true, ...initialState });
         ssm = t.t(y);
@@ -96,7 +102,7 @@ export class MambaModel implements LanguageModel {
             const own: Tensor[] = [];
             const o = (z: Tensor) => { own.push(z); return z; };
             let u = o(silu(xcE));
-            if (maskCol) u = o(mul(u, o(indexSelect(maskCol, 0, rows))));
+            if (maskL) u = o(mul(u, o(indexSelect(maskL, 0, rows))));
             return { u, delta: o(deltaOf(u)), Bm: o(linear(u, wB)), Cm: o(linear(u, wC)), dispose: () => own.forEach((z) => z.dispose()) };
           },
           scan: (u, dl, b, cm) => selectiveScan(u, dl, A, b, cm, Dskip),
@@ -109,6 +115,7 @@ export class MambaModel implements LanguageModel {
       h = t.release(t.at(`${s}hook_resid_post`, add(hIn, o)));
       t.dispose();
     }
+    h = joins.enter(c.nLayer, h);
     top.t(h);
     const hf = top.at('hook_norm_final', rmsnorm(h, P('backbone.norm_f.weight'), c.eps));
     const head = c.tieEmbeddings ? P('backbone.embeddings.weight') : P('lm_head.weight');

@@ -41,7 +41,14 @@ export interface MambaPast {
 
 export interface ForwardStart {
   layer: number;
+  /** [B0, T, d]: the rows that begin at `layer` (all of them unless `joins` adds more). */
   residual: Tensor;
+  /**
+   * Rows that join the batch at later layers, in order of layer (from `layer` to nLayer): each residual [k, T, d]
+   * is appended below the rows so far as they enter its layer. ids and the mask describe the whole batch, joined
+   * rows last. Tracing uses it so that a patched row is computed only from the first layer it patches on.
+   */
+  joins?: readonly { layer: number; residual: Tensor }[];
 }
 
 /** A causal language model with named hook sites. Parameters use transformers' names. */

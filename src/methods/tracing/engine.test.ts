@@ -112,7 +112,8 @@ test('mamba: passes start at the first position their patches change, and give t
     const before = liveTensors();
     const patches = tracePatches(input, sites, n);
     const S = input.noise?.length ?? 1;
-    const byPosition = planBatches(patches, n, input.T, 9, S, true), byLayer = planBatches(patches, n, input.T, 9, S);
+    const plan = (reuse: 'layers' | 'positions') => planBatches(patches, { nLayer: n, T: input.T, batchSize: 9, samples: S, reuse });
+    const byPosition = plan('positions'), byLayer = plan('layers');
     assert.ok(byPosition.groups.some((g) => g.position > 0), 'some pass starts after position 0');
     assert.ok(byPosition.work < byLayer.work, `position reuse does less work (${byPosition.work} against ${byLayer.work})`);
     for (const g of byPosition.groups) for (const j of g.patches) assert.ok(patches[j]!.positions.every((t) => t >= g.position), 'no patch before its pass\'s start');

@@ -3,7 +3,7 @@ import { tensor } from '../../tensor/creation.js';
 import { FactlabError } from '../../tensor/errors.js';
 import { softmax } from '../../tensor/ops/reduce/softmax.js';
 import { indexSelect } from '../../tensor/ops/shape/index-select.js';
-import type { LanguageModel } from '../../models/model.js';
+import type { ForwardStart, LanguageModel } from '../../models/model.js';
 import { siteAt } from '../../models/sites.js';
 import { slice } from '../../tensor/ops/shape/slice.js';
 import { pastAt, type LayerCapture, type OwnedPast } from '../../models/mamba-past.js';
@@ -191,15 +191,18 @@ export interface PatchBatch {
  * One forward pass: row 0 the clean prompt, then each patch's corrupted row(s), each patch restored by copying
  * row 0's activations (copyRow). One copyRow per (site, layer) carries every row restored there, each at its own
  * positions, so a batch costs one selection per site and layer, whatever its number of patches. With the
- * baseline's residuals the pass starts at the lowest layer its patches change; with its states (Mamba), also at
- * the first position they change, unless every position's logits are asked for.
+ * baseline's residuals each patch's rows join the pass at the first layer it changes (ForwardStart.joins: rows in
+ * order of that layer, the clean row first); with its states (Mamba), the pass also starts at the first position
+ * its patches change, unless every position's logits are asked for.
  */
 export function forwardPatches(model: LanguageModel, input: TraceInput, base: Baseline, group: readonly Patch[], opts: { logits?: 'last' | 'all'; pasts?: PastCache } = {}): PatchBatch {
   const S = samplesOf(input), n = model.config.nLayer;
-  const sources = [-1];
-  const rowsOf = group.map(() => Array.from({ length: S }, (_, k) => { sources.push(k); return sources.length - 1; }));
   const starts = group.map((p) => startLayer(p, n));
   const start = base.residuals && Math.min(...starts) >= 0 ? Math.min(...starts) : null;
+  const order = group.map((_, j) => j);
+  if (start !== null) order.sort((a, b) => starts[a]! - starts[b]! || a - b);
+  const sources = [-1], rowsOf: number[][] = [];
+  for (const j of order) rowsOf[j] = Array.from({ length: S }, (_, k) => { sources.push(k); return sources.length - 1; });
   const position = start !== null && base.past && opts.logits !== 'all' ? Math.min(...group.map((p) => startPosition(p, input.T))) : 0;
   const byPlace = new Map<string, { site: string; rows: number[]; positions: number[][] }>();
   group.forEach((p, j) => {
@@ -219,22 +222,37 @@ export function forwardPatches(model: LanguageModel, input: TraceInput, base: Ba
   const whole = rowsData(input, sources);
   const ids = position > 0 ? slice(whole.ids, 1, position) : whole.ids;
   const mask = whole.mask && position > 0 ? slice(whole.mask, 1, position) : whole.mask;
-  let residual: Tensor | undefined, past: OwnedPast | undefined;
+  const owned: Tensor[] = [];
+  let begin: ForwardStart | undefined, past: OwnedPast | undefined;
   const pasts = position > 0 ? opts.pasts ?? new PastCache() : undefined;
   if (start !== null) {
-    const idx = tensor(Int32Array.from(sources, (s) => s + 1), [sources.length]);
-    const from = position > 0 ? slice(base.residuals![start]!, 1, position) : base.residuals![start]!;
-    residual = indexSelect(from, 0, idx);
-    if (from !== base.residuals![start]) from.dispose();
-    idx.dispose();
+    /** The cached residual entering `layer` for rows [a, b) of the pass, from `position` on. */
+    const residualOf = (layer: number, a: number, b: number): Tensor => {
+      const idx = tensor(Int32Array.from(sources.slice(a, b), (s) => s + 1), [b - a]);
+      const from = position > 0 ? slice(base.residuals![layer]!, 1, position) : base.residuals![layer]!;
+      const r = indexSelect(from, 0, idx);
+      if (from !== base.residuals![layer]) from.dispose();
+      idx.dispose();
+      owned.push(r);
+      return r;
+    };
+    // Rows [0, k) start at `start`; each later run of rows with one first layer joins there.
+    const firstLayer = [start, ...order.flatMap((j) => new Array<number>(S).fill(starts[j]!))];
+    const segments: { layer: number; a: number; b: number }[] = [];
+    firstLayer.forEach((l, row) => { const last = segments.at(-1); if (last && last.layer === l) last.b = row + 1; else segments.push({ layer: l, a: row, b: row + 1 }); });
+    begin = {
+      layer: start, residual: residualOf(start, segments[0]!.a, segments[0]!.b),
+      joins: segments.slice(1).map(({ layer, a, b }) => ({ layer, residual: residualOf(layer, a, b) })),
+    };
     if (pasts) past = pasts.get(model.config as MambaConfig, base.past!, position, start, sources);
   }
   try {
-    const r = run(model, ids, { attentionMask: mask, logits: opts.logits ?? 'last', interventions, ...(residual ? { start: { layer: start!, residual } } : {}), ...(past ? { past } : {}) });
+    const r = run(model, ids, { attentionMask: mask, logits: opts.logits ?? 'last', interventions, ...(begin ? { start: begin } : {}), ...(past ? { past } : {}) });
     return { run: r, rowsOf, position };
   } finally {
     for (const t of new Set([ids, whole.ids, mask, whole.mask])) t?.dispose();
-    residual?.dispose(); disposeInterventions(interventions);
+    for (const t of owned) t.dispose();
+    disposeInterventions(interventions);
     if (pasts && pasts !== opts.pasts) pasts.dispose();
   }
 }
@@ -247,28 +265,41 @@ export interface BatchPlan {
   workFromEmbeddings: number;
 }
 
+export interface PlanOptions {
+  nLayer: number;
+  /** The prompt's length. */
+  T: number;
+  batchSize: number;
+  /** Corrupted rows per patch (noise samples). */
+  samples: number;
+  /** What the passes reuse: nothing (from the embeddings), the cached residuals (rows join at their first layer), or also the states (Mamba: passes start at their first position). */
+  reuse?: 'none' | 'layers' | 'positions';
+}
+
 /**
  * Patches ordered by the first position and layer they change and cut into passes of at most `batchSize` rows (the
- * clean row and `samples` rows per patch), so that a pass can start at the lowest layer of its patches, and with
- * `positions` (Mamba's position reuse) at their first position. T is the prompt's length.
+ * clean row and `samples` rows per patch). With reuse each patch's rows are computed from the first layer it
+ * changes, and with position reuse a pass from the first position its patches change.
  */
-export function planBatches(patches: readonly Patch[], nLayer: number, T: number, batchSize: number, samples: number, positions = false): BatchPlan {
+export function planBatches(patches: readonly Patch[], o: PlanOptions): BatchPlan {
+  const { nLayer, T, batchSize, samples } = o, reuse = o.reuse ?? 'none';
   if (!Number.isInteger(batchSize) || batchSize < 1 + samples) throw new FactlabError(`tracing: the batch size must be at least ${1 + samples} rows (the clean row and ${samples} corrupted), got ${batchSize}`);
   const per = Math.floor((batchSize - 1) / samples);
   const starts = patches.map((p) => startLayer(p, nLayer));
-  const firsts = patches.map((p) => (positions ? startPosition(p, T) : 0));
+  const firsts = patches.map((p) => (reuse === 'positions' ? startPosition(p, T) : 0));
   const order = patches.map((_, i) => i).sort((a, b) => firsts[a]! - firsts[b]! || starts[a]! - starts[b]! || a - b);
   const groups: BatchPlan['groups'] = [];
   let work = 0, workFromEmbeddings = 0;
   for (let i = 0; i < order.length; i += per) {
     const ids = order.slice(i, i + per);
-    const start = Math.max(0, Math.min(...ids.map((j) => starts[j]!)));
-    // A pass from the embeddings (a patch of them) starts at position 0 too.
-    const position = Math.min(...ids.map((j) => starts[j]! < 0 ? 0 : firsts[j]!));
-    const rows = 1 + ids.length * samples;
+    const fromEmbeddings = reuse === 'none' || ids.some((j) => starts[j]! < 0);
+    const start = fromEmbeddings ? 0 : Math.min(...ids.map((j) => starts[j]!));
+    const position = fromEmbeddings ? 0 : Math.min(...ids.map((j) => firsts[j]!));
     groups.push({ patches: ids, start, position });
-    work += rows * (nLayer - start) * (T - position);
-    workFromEmbeddings += rows * nLayer * T;
+    // The clean row from the pass's start, each patch's rows from their own first layer.
+    const layers = fromEmbeddings ? (1 + ids.length * samples) * nLayer : (nLayer - start) + ids.reduce((a, j) => a + samples * (nLayer - starts[j]!), 0);
+    work += layers * (T - position);
+    workFromEmbeddings += (1 + ids.length * samples) * nLayer * T;
   }
   return { groups, work, workFromEmbeddings };
 }
@@ -279,7 +310,7 @@ export function planBatches(patches: readonly Patch[], nLayer: number, T: number
  */
 export async function patchedProbs(model: LanguageModel, input: TraceInput, base: Baseline, patches: readonly Patch[], opts: EngineOptions = {}): Promise<Float64Array> {
   const S = samplesOf(input);
-  const plan = planBatches(patches, model.config.nLayer, input.T, opts.batchSize ?? 32, S, !!base.past);
+  const plan = planBatches(patches, { nLayer: model.config.nLayer, T: input.T, batchSize: opts.batchSize ?? 32, samples: S, reuse: base.past ? 'positions' : base.residuals ? 'layers' : 'none' });
   const out = new Float64Array(patches.length);
   const pasts = new PastCache();
   let done = 0;
