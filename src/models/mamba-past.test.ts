@@ -51,14 +51,14 @@ for (const [name, config] of [['conv width 4', tinyMamba], ['conv width 2, biase
   });
 }
 
-test('mamba: pastAt picks rows, so that a batch of continued rows can repeat the run\'s rows', async () => {
+test('mamba: a past with rows lets a batch continue any of the run\'s rows, repeated', async () => {
   await tidyAsync(async () => {
     const model = randomModel(tinyMamba, 32);
     const n = model.config.nLayer, V = model.config.vocabSize, p = 3;
     const full = fullRun(model);
     const want = await full.logits.data();
     const rows = tensor(new Int32Array([1, 0, 1]), [3]);
-    const past = pastAt(tinyMamba, capturesOf(full, n), p, rows);
+    const past = { ...pastAt(tinyMamba, capturesOf(full, n), p), rows };
     const d = await from(ids(), p).data(), md = await from(mask(), p).data();
     const take = (src: ArrayLike<number>) => Int32Array.from([1, 0, 1].flatMap((i) => Array.from(src).slice(i * (T - p), (i + 1) * (T - p))));
     const r = run(model, tensor(take(d), [3, T - p]), { attentionMask: tensor(take(md), [3, T - p]), past });
@@ -83,6 +83,8 @@ test('a bad past is refused with one error naming the layer; GPT-NeoX and flow c
     assert.throws(() => run(model, tensor(new Int32Array(3 * 5), [3, 5]), { past }), /past conv input of layer 0 .* must be \[3,/);
     assert.throws(() => run(model, from(ids(), 2), { past, cuts: [{ layers: [1], rows: [0], sources: [0], targets: [-1] }] }), /flow cuts cannot be applied to a run continued from a past state/);
     assert.throws(() => pastAt(tinyMamba, layers, 0), /pastAt: position 0 is outside 1\.\.7/);
+    assert.throws(() => run(model, from(ids(), 2), { past: { ...past, rows: tensor(new Int32Array([0, 1, 1]), [3]) } }), /the past's rows .* must be int32 \[2\] \(one past row per batch row\)/);
+    assert.throws(() => run(model, from(ids(), 2), { past: { ...past, rows: tensor(new Int32Array([0, 2]), [2]) } }), /indexSelect.*2/);
     const neox = randomModel(tinyNeox(), 34);
     assert.throws(() => run(neox, from(ids(), 2), { past }), /GPT-NeoX cannot continue a run from a past state/);
     neox.dispose(); model.dispose();

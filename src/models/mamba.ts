@@ -78,7 +78,9 @@ export class MambaModel implements LanguageModel {
       const A = t.t(neg(t.t(exp(P(`${p}mixer.A_log`)))));
       const Dskip = P(`${p}mixer.D`);
       const deltaOf = (xa: Tensor) => { const dt = linear(xa, wDt); const pre = linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)); dt.dispose(); const d = softplus(pre); pre.dispose(); return d; };
-      const pastOf = (list: MambaPast['conv']) => (Bl < B ? t.t(firstRows(list[l]!, Bl)) : list[l]!);
+      // This layer's past for the rows here: picked by past.rows, or the first Bl rows.
+      const pastRows = past?.rows && (Bl < B ? t.t(firstRows(past.rows, Bl)) : past.rows);
+      const pastOf = (list: MambaPast['conv']) => (pastRows ? t.t(indexSelect(list[l]!, 0, pastRows)) : Bl < B ? t.t(firstRows(list[l]!, Bl)) : list[l]!);
       const xc = t.at(`${s}mixer.hook_conv`, past ? convContinued(pastOf(past.conv), x, convW, convB) : causalConv1d(x, convW, convB));
       let xa = t.t(silu(xc));
       if (maskL) xa = t.t(mul(xa, maskL));

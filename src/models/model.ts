@@ -37,6 +37,12 @@ export interface MambaPast {
   conv: readonly (Tensor | undefined)[];
   /** ssm[l]: layer l's SSM state after position p − 1, [B, D_inner, N] (that position of `mixer.hook_ssm_state`). */
   ssm: readonly (Tensor | undefined)[];
+  /**
+   * int32 [B]: batch row r continues the past's row rows[r] (conv and ssm then hold the past's own rows, any
+   * number). The forward picks each layer's rows as it reaches it, so a large batch that repeats a few runs (the
+   * patched rows of tracing) never holds a copy of the past per row.
+   */
+  rows?: Tensor;
 }
 
 export interface ForwardStart {

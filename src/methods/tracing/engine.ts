@@ -6,6 +6,7 @@ import { indexSelect } from '../../tensor/ops/shape/index-select.js';
 import type { ForwardStart, LanguageModel } from '../../models/model.js';
 import { siteAt } from '../../models/sites.js';
 import { slice } from '../../tensor/ops/shape/slice.js';
+import { reshape } from '../../tensor/ops/shape/reshape.js';
 import { pastAt, type LayerCapture, type OwnedPast } from '../../models/mamba-past.js';
 import type { MambaConfig } from '../../io/config/config.js';
 import { run, type RunResult } from '../../interventions/run.js';
@@ -153,29 +154,24 @@ function startPosition(p: Patch, T: number): number {
 }
 
 /**
- * The pasts of consecutive passes that start at the same position with the same rows, cut once from the baseline's
- * states (a pass's past is every layer it computes: one slice and row selection per layer and state).
+ * The past at one start position, cut once from the baseline's states for the consecutive passes that start there
+ * (the clean and corrupted runs' rows; each pass picks its rows with MambaPast.rows).
  */
 export class PastCache {
-  private readonly entries = new Map<string, { from: number; past: OwnedPast }>();
-  private position = -1;
+  private entry: { position: number; from: number; past: OwnedPast } | null = null;
 
-  get(config: MambaConfig, layers: readonly LayerCapture[], position: number, from: number, sources: readonly number[]): OwnedPast {
-    if (position !== this.position) { this.dispose(); this.position = position; }
-    const key = sources.join(',');
-    const hit = this.entries.get(key);
-    if (hit && hit.from <= from) return hit.past;
-    hit?.past.dispose();
-    const idx = tensor(Int32Array.from(sources, (s) => s + 1), [sources.length]);
-    const past = pastAt(config, layers.map((c, l) => (l >= from ? c : undefined)), position, idx);
-    idx.dispose();
-    this.entries.set(key, { from, past });
+  get(config: MambaConfig, layers: readonly LayerCapture[], position: number, from: number): OwnedPast {
+    const e = this.entry;
+    if (e && e.position === position && e.from <= from) return e.past;
+    this.dispose();
+    const past = pastAt(config, layers.map((c, l) => (l >= from ? c : undefined)), position);
+    this.entry = { position, from, past };
     return past;
   }
 
   dispose(): void {
-    for (const e of this.entries.values()) e.past.dispose();
-    this.entries.clear();
+    this.entry?.past.dispose();
+    this.entry = null;
   }
 }
 
@@ -226,13 +222,16 @@ export function forwardPatches(model: LanguageModel, input: TraceInput, base: Ba
   let begin: ForwardStart | undefined, past: OwnedPast | undefined;
   const pasts = position > 0 ? opts.pasts ?? new PastCache() : undefined;
   if (start !== null) {
-    /** The cached residual entering `layer` for rows [a, b) of the pass, from `position` on. */
+    /** The cached residual entering `layer` for rows [a, b) of the pass, from `position` on: one gather of (row, position) pairs. */
     const residualOf = (layer: number, a: number, b: number): Tensor => {
-      const idx = tensor(Int32Array.from(sources.slice(a, b), (s) => s + 1), [b - a]);
-      const from = position > 0 ? slice(base.residuals![layer]!, 1, position) : base.residuals![layer]!;
-      const r = indexSelect(from, 0, idx);
-      if (from !== base.residuals![layer]) from.dispose();
-      idx.dispose();
+      const { T } = input, width = T - position, d = model.config.dModel;
+      const at = new Int32Array((b - a) * width);
+      for (let r = a; r < b; r++) for (let t = position; t < T; t++) at[(r - a) * width + t - position] = (sources[r]! + 1) * T + t;
+      const idx = tensor(at, [at.length]);
+      const flat = reshape(base.residuals![layer]!, [-1, d]);
+      const rows = indexSelect(flat, 0, idx);
+      const r = reshape(rows, [b - a, width, d]);
+      idx.dispose(); flat.dispose(); rows.dispose();
       owned.push(r);
       return r;
     };
@@ -244,7 +243,11 @@ export function forwardPatches(model: LanguageModel, input: TraceInput, base: Ba
       layer: start, residual: residualOf(start, segments[0]!.a, segments[0]!.b),
       joins: segments.slice(1).map(({ layer, a, b }) => ({ layer, residual: residualOf(layer, a, b) })),
     };
-    if (pasts) past = pasts.get(model.config as MambaConfig, base.past!, position, start, sources);
+    if (pasts) {
+      const rows = tensor(Int32Array.from(sources, (src) => src + 1), [sources.length]);
+      owned.push(rows);
+      past = { ...pasts.get(model.config as MambaConfig, base.past!, position, start), rows };
+    }
   }
   try {
     const r = run(model, ids, { attentionMask: mask, logits: opts.logits ?? 'last', interventions, ...(begin ? { start: begin } : {}), ...(past ? { past } : {}) });
