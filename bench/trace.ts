@@ -1,7 +1,7 @@
 /**
  * Causal tracing benchmark: time per fact, factlab beside the paper's procedure, in one command.
  *
- *   node dist/bench/trace.js [--preset small|mamba-2.8b] [--facts 2] [--batch-size 32[,64,...]] [--backend cpu|webgpu]
+ *   node dist/bench/trace.js [--preset small|mamba-2.8b] [--facts 2] [--batch-size 256[,128,...]] [--backend cpu|webgpu]
  *                            [--python python3] [--device cpu|cuda] [--no-reference] [--modes per-patch,batched,reuse-layers,reuse]
  *
  * A random-weight Mamba (preset `mamba-2.8b`: 64 layers, width 2560, the paper's model) traces prompts of 12 random
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     .option('--preset <name>', Object.keys(PRESETS).join(' or '), 'small')
     .option('--facts <n>', 'facts timed per mode (after one warm-up forward)', (v) => Number(v), 2)
     .option('--tokens <n>', 'prompt length', (v) => Number(v), 12)
-    .option('--batch-size <list>', 'rows per forward in the batched modes; a comma-separated list runs each of them at each size', '32')
+    .option('--batch-size <list>', 'rows per forward in the batched modes; a comma-separated list runs each of them at each size', '256')
     .option('--backend <name>', 'cpu or webgpu', 'cpu')
     .option('--python <path>', 'python with torch, for the reference', process.env.FACTLAB_PYTHON ?? 'python3')
     .option('--device <name>', 'torch device for the reference (cpu, cuda)', 'cpu')

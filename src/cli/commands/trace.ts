@@ -124,7 +124,7 @@ export function registerTrace(program: Command): void {
     .option('--noise-samples <n>', 'noise draws averaged per patched run', intArg('--noise-samples', 1), 10)
     .option('--noise-scale <x>', 'noise std in multiples of the embedding matrix\'s std', floatArg('--noise-scale'), 3)
     .option('--normalisation <kind>', 'ie: (p − low)/(high − low); romba: p/(high − low), as romba averages (the JSON has both)', choice('--normalisation', ['ie', 'romba'] as const), 'ie')
-    .option('-b, --batch-size <n>', 'rows per forward pass (results do not depend on it)', intArg('--batch-size', 2), 32)
+    .option('-b, --batch-size <n>', 'rows per forward pass (results do not depend on it)', intArg('--batch-size', 2), 256)
     .option('--no-reuse', 'run every patched row from the embeddings instead of from the cached residual stream (and, for Mamba, the cached states at its first patched position): slower, for comparison')
     .option('--no-mask', 'run left padding as ordinary tokens, as romba runs Mamba (default: masked, each prompt as if alone)')
     .option('--seed <n>', 'seeds the choice of alternative subjects and the noise', intArg('--seed'), 0)
