@@ -6,9 +6,9 @@ import { indexSelect } from '../../tensor/ops/shape/index-select.js';
 import type { ForwardStart, LanguageModel } from '../../models/model.js';
 import { siteAt } from '../../models/sites.js';
 import { slice } from '../../tensor/ops/shape/slice.js';
-import { reshape } from '../../tensor/ops/shape/reshape.js';
-import { pastAt, type LayerCapture, type OwnedPast } from '../../models/mamba-past.js';
+import type { LayerCapture, OwnedPast } from '../../models/mamba-past.js';
 import type { MambaConfig } from '../../io/config/config.js';
+import { PastCache, pastFits, startOf } from './reuse.js';
 import { run, type RunResult } from '../../interventions/run.js';
 import type { Intervention } from '../../interventions/types.js';
 import type { TraceInput } from './types.js';
@@ -134,15 +134,6 @@ export async function baseline(model: LanguageModel, input: TraceInput, opts: { 
   return { answer, high: p[0]!, low, residuals, past, dispose: () => { for (const t of r.captures.values()) t.dispose(); } };
 }
 
-const PAST_BUDGET_BYTES = 4 * 2 ** 30;
-
-/** Whether position reuse applies (Mamba) and its cache of states fits the budget (see EngineOptions.reusePositions). */
-function pastFits(model: LanguageModel, input: TraceInput): boolean {
-  const c = model.config;
-  if (c.arch !== 'mamba') return false;
-  return 4 * (1 + samplesOf(input)) * input.T * c.nLayer * c.dInner * (c.dState + 1) <= PAST_BUDGET_BYTES;
-}
-
 /** The first layer a patch changes: below it the row is its corrupted run (−1: the embeddings change). */
 function startLayer(p: Patch, nLayer: number): number {
   if (p.positions.length === 0) return nLayer;
@@ -154,28 +145,6 @@ function startLayer(p: Patch, nLayer: number): number {
 /** The first position a patch changes (a patch of nothing changes nothing, and the last position is still read). */
 function startPosition(p: Patch, T: number): number {
   return p.positions.length === 0 ? T - 1 : Math.min(...p.positions);
-}
-
-/**
- * The past at one start position, cut once from the baseline's states for the consecutive passes that start there
- * (the clean and corrupted runs' rows; each pass picks its rows with MambaPast.rows).
- */
-export class PastCache {
-  private entry: { position: number; from: number; past: OwnedPast } | null = null;
-
-  get(config: MambaConfig, layers: readonly LayerCapture[], position: number, from: number): OwnedPast {
-    const e = this.entry;
-    if (e && e.position === position && e.from <= from) return e.past;
-    this.dispose();
-    const past = pastAt(config, layers.map((c, l) => (l >= from ? c : undefined)), position);
-    this.entry = { position, from, past };
-    return past;
-  }
-
-  dispose(): void {
-    this.entry?.past.dispose();
-    this.entry = null;
-  }
 }
 
 export interface PatchBatch {
@@ -224,40 +193,21 @@ export function forwardPatches(model: LanguageModel, input: TraceInput, base: Ba
   const owned: Tensor[] = [];
   let begin: ForwardStart | undefined, past: OwnedPast | undefined;
   const pasts = position > 0 ? opts.pasts ?? new PastCache() : undefined;
-  if (start !== null) {
-    /** The cached residual entering `layer` for rows [a, b) of the pass, from `position` on: one gather of (row, position) pairs. */
-    const residualOf = (layer: number, a: number, b: number): Tensor => {
-      const { T } = input, width = T - position, d = model.config.dModel;
-      const at = new Int32Array((b - a) * width);
-      for (let r = a; r < b; r++) for (let t = position; t < T; t++) at[(r - a) * width + t - position] = (sources[r]! + 1) * T + t;
-      const idx = tensor(at, [at.length]);
-      const flat = reshape(base.residuals![layer]!, [-1, d]);
-      const rows = indexSelect(flat, 0, idx);
-      const r = reshape(rows, [b - a, width, d]);
-      idx.dispose(); flat.dispose(); rows.dispose();
-      owned.push(r);
-      return r;
-    };
-    // Rows [0, k) start at `start`; each later run of rows with one first layer joins there.
-    const firstLayer = [start, ...order.flatMap((j) => new Array<number>(S).fill(starts[j]!))];
-    const segments: { layer: number; a: number; b: number }[] = [];
-    firstLayer.forEach((l, row) => { const last = segments.at(-1); if (last && last.layer === l) last.b = row + 1; else segments.push({ layer: l, a: row, b: row + 1 }); });
-    begin = {
-      layer: start, residual: residualOf(start, segments[0]!.a, segments[0]!.b),
-      joins: segments.slice(1).map(({ layer, a, b }) => ({ layer, residual: residualOf(layer, a, b) })),
-    };
-    if (pasts) {
-      const rows = tensor(Int32Array.from(sources, (src) => src + 1), [sources.length]);
-      owned.push(rows);
-      past = { ...pasts.get(model.config as MambaConfig, base.past!, position, start), rows };
-    }
-  }
   try {
+    if (start !== null) {
+      begin = startOf(base.residuals!, input.T, position, sources, [start, ...order.flatMap((j) => new Array<number>(S).fill(starts[j]!))]);
+      if (pasts) {
+        const rows = tensor(Int32Array.from(sources, (src) => src + 1), [sources.length]);
+        owned.push(rows);
+        past = { ...pasts.get(model.config as MambaConfig, base.past!, position, start), rows };
+      }
+    }
     const r = run(model, ids, { attentionMask: mask, logits: opts.logits ?? 'last', interventions, ...(begin ? { start: begin } : {}), ...(past ? { past } : {}) });
     return { run: r, rowsOf, position };
   } finally {
     for (const t of new Set([ids, whole.ids, mask, whole.mask])) t?.dispose();
     for (const t of owned) t.dispose();
+    if (begin) for (const t of [begin.residual, ...(begin.joins ?? []).map((j) => j.residual)]) t.dispose();
     disposeInterventions(interventions);
     if (pasts && pasts !== opts.pasts) pasts.dispose();
   }
