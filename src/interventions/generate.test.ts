@@ -5,6 +5,7 @@ import { run } from './run.js';
 import { randomModel } from '../models/random.js';
 import { tinyMamba, tinyNeox } from '../models/testing/tiny-configs.js';
 import { tensor } from '../tensor/creation.js';
+import { liveTensors } from '../tensor/lifetime.js';
 
 for (const [name, model] of [['mamba', randomModel(tinyMamba, 7)], ['gpt-neox', randomModel(tinyNeox(), 8)]] as const) {
   test(`${name}: greedy generation picks the argmax of each successive forward pass`, async () => {
@@ -39,3 +40,20 @@ for (const [name, model] of [['mamba', randomModel(tinyMamba, 7)], ['gpt-neox', 
     await assert.rejects(generate(model, ids, { maxNewTokens: -1 }), /maxNewTokens must be a non-negative integer/);
   });
 }
+
+test('mamba: generation that carries the recurrent state gives the tokens of recomputing every step', async () => {
+  const model = randomModel(tinyMamba, 9);
+  const before = liveTensors();
+  const ids = tensor(new Int32Array([0, 0, 3, 17, 8, 22, 5, 6, 9, 1, 2, 30]), [2, 6]);
+  const mask = tensor(new Int32Array([0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]), [2, 6]);
+  for (const o of [{ maxNewTokens: 8 }, { maxNewTokens: 8, topK: 5, seed: 4, attentionMask: mask }, { maxNewTokens: 3, attentionMask: mask }]) {
+    const carried = await generate(model, ids, o);
+    const recomputed = await generate(model, ids, { ...o, recompute: true });
+    assert.deepEqual(carried, recomputed);
+  }
+  const one = tensor(new Int32Array([7]), [1, 1]);
+  assert.deepEqual(await generate(model, one, { maxNewTokens: 6 }), await generate(model, one, { maxNewTokens: 6, recompute: true }), 'a one-token prompt (the conv tail grows from one position)');
+  ids.dispose(); mask.dispose(); one.dispose();
+  assert.equal(liveTensors(), before, 'no tensor is left behind');
+  model.dispose();
+});

@@ -6,7 +6,7 @@ import { tensor } from '../tensor/creation.js';
 import { tidyAsync } from '../tensor/lifetime.js';
 import { slice } from '../tensor/ops/shape/slice.js';
 import { run } from '../interventions/run.js';
-import { pastAt, type LayerCapture } from './mamba-past.js';
+import { pastAfter, pastAt, type LayerCapture } from './mamba-past.js';
 import type { MambaConfig } from '../io/config/config.js';
 
 const T = 7;
@@ -88,5 +88,27 @@ test('a bad past is refused with one error naming the layer; GPT-NeoX and flow c
     const neox = randomModel(tinyNeox(), 34);
     assert.throws(() => run(neox, from(ids(), 2), { past }), /GPT-NeoX cannot continue a run from a past state/);
     neox.dispose(); model.dispose();
+  });
+});
+
+test('mamba: pastAfter carries a run one token at a time, and every step gives the full run\'s logits exactly', async () => {
+  await tidyAsync(async () => {
+    const model = randomModel(tinyMamba, 35);
+    const n = model.config.nLayer, V = model.config.vocabSize;
+    const layers = Array.from({ length: n }, (_, l) => l);
+    const capture = [{ site: 'mixer.hook_x', layers }, { site: 'mixer.hook_ssm_state', layers }];
+    const full = run(model, ids(), { attentionMask: mask() });
+    const want = await full.logits.data();
+    const d = await ids().data(), m = await mask().data();
+    const column = (src: ArrayLike<number>, t: number) => tensor(Int32Array.from([src[t]!, src[T + t]!]), [2, 1]);
+    let past: ReturnType<typeof pastAfter> | undefined;
+    for (let t = 0; t < T; t++) {
+      const r = run(model, column(d, t), { attentionMask: column(m, t), capture, ...(past ? { past } : {}) });
+      const got = await r.logits.data();
+      for (let b = 0; b < 2; b++) assert.deepEqual(Array.from(got.subarray(b * V, (b + 1) * V)), Array.from(want.subarray((b * T + t) * V, (b * T + t + 1) * V)), `row ${b}, position ${t}`);
+      const next = pastAfter(tinyMamba, capturesOf(r, n), past);
+      past?.dispose();
+      past = next;
+    }
   });
 });

@@ -36,6 +36,28 @@ export function pastAt(config: MambaConfig, layers: readonly (LayerCapture | und
   return { conv, ssm, dispose: () => { for (const t of [...conv, ...ssm]) t?.dispose(); } };
 }
 
+/**
+ * The past after a run's last position: its captures `layers[l]` (every layer), continuing `before` (the past the
+ * run itself went on from, if any) for the conv inputs it needs from earlier positions. Generation carries it from
+ * one token to the next.
+ */
+export function pastAfter(config: MambaConfig, layers: readonly LayerCapture[], before?: MambaPast): OwnedPast {
+  const K = config.dConv - 1;
+  const conv: Tensor[] = [], ssm: Tensor[] = [];
+  layers.forEach((c, l) => {
+    const T = c.x.shape[1]!;
+    const prev = before?.conv[l];
+    const all = prev && T < K ? concat([prev, c.x], 1) : c.x;
+    const L = all.shape[1]!;
+    conv[l] = slice(all, 1, Math.max(0, L - K), L);
+    if (all !== c.x) all.dispose();
+    const s = slice(c.ssm, 1, T - 1, T);
+    ssm[l] = reshape(s, [s.shape[0]!, config.dInner, config.dState]);
+    s.dispose();
+  });
+  return { conv, ssm, dispose: () => { for (const t of [...conv, ...ssm]) t.dispose(); } };
+}
+
 /** Checks `past` for the layers from `from` on, against the batch of `ids`; throws one error naming the layer. */
 export function checkPast(config: MambaConfig, past: MambaPast, B: number, from: number): void {
   const D = config.dInner, N = config.dState;
