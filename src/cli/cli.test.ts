@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,4 +50,14 @@ test('bad command lines give one line on stderr and a non-zero exit', () => {
   const help = cli('generate', '--help');
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--top-k <k>/);
+});
+
+test('the factlab command that package.json names is executable, so that npx factlab runs it', () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const bin = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin.factlab!;
+  assert.equal(join(root, bin), main);
+  assert.ok((statSync(main).mode & 0o111) !== 0, `${bin} is not executable (mode ${(statSync(main).mode & 0o777).toString(8)})`);
+  const r = spawnSync(main, ['--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Usage: factlab/);
 });
