@@ -2,7 +2,7 @@
  * Generation benchmark: a Mamba run that carries its recurrent state from token to token (the default) beside one
  * that recomputes the whole sequence at every step, on the same random-weight model, prompts and seed.
  *
- *   node dist/bench/generate.js [--preset small|mamba-130m] [--batch 4] [--prompt 8] [--new 32] [--backend cpu|webgpu]
+ *   node dist/bench/generate.js [--preset small|mamba-130m|mamba-2.8b] [--batch 4] [--prompt 8] [--new 32] [--backend cpu|webgpu]
  *
  * Both produce the same tokens (checked here too); the entry gives the median time of 3 runs of each, after a
  * warm-up. Figures go to bench/results/generate-<date>T<hhmm>-<preset>.json, bench/results/generate.md and
@@ -21,6 +21,7 @@ import { generate } from '../src/interventions/generate.js';
 const PRESETS: Record<string, Record<string, unknown>> = {
   small: { model_type: 'mamba', hidden_size: 128, num_hidden_layers: 16, vocab_size: 50280, state_size: 16, tie_word_embeddings: false },
   'mamba-130m': { model_type: 'mamba', hidden_size: 768, num_hidden_layers: 24, vocab_size: 50280, state_size: 16 },
+  'mamba-2.8b': { model_type: 'mamba', hidden_size: 2560, num_hidden_layers: 64, vocab_size: 50280, state_size: 16, tie_word_embeddings: false },
 };
 
 interface Opts { preset: string; batch: number; prompt: number; new: number; backend: string }
