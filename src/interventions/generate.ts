@@ -7,6 +7,7 @@ import type { MambaConfig } from '../io/config/config.js';
 import { pastAfter, type OwnedPast } from '../models/mamba-past.js';
 import type { Intervention } from './types.js';
 import { run } from './run.js';
+import { topK } from './top-k.js';
 
 export interface GenerateOptions {
   /** Tokens to add to each row. */
@@ -118,7 +119,7 @@ function pick(logits: Float32Array, k: number, temperature: number, rng: Rng): n
     for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
     return best;
   }
-  const top = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b).slice(0, k);
+  const top = topK(logits, k);
   const w = top.map((i) => Math.exp((logits[i]! - logits[top[0]!]!) / temperature));
   let u = rng.uniform() * w.reduce((a, b) => a + b, 0);
   for (let i = 0; i < top.length; i++) { u -= w[i]!; if (u <= 0) return top[i]!; }

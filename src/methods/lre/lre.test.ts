@@ -11,7 +11,7 @@ import { iclPrompt } from './prompts.js';
 import { hSite, hToZ, readHz } from './probe.js';
 import { reshape } from '../../tensor/ops/shape/reshape.js';
 import { LreOperator } from './operator.js';
-import { causality, causalityByRank, faithfulness, faithfulnessByBeta, probe, topK } from './metrics.js';
+import { causality, causalityByRank, faithfulness, faithfulnessByBeta, probe } from './metrics.js';
 import { Rng } from '../../tensor/random.js';
 import { run } from '../../interventions/run.js';
 import { mv } from './operator.js';
@@ -165,15 +165,3 @@ for (const [name, config] of [['mamba', mambaConfig], ['gpt-neox', neoxConfig]] 
   });
 }
 
-test('topK finds the k largest in order, within a range', () => {
-  const rng = new Rng(4);
-  for (let trial = 0; trial < 50; trial++) {
-    const v = Array.from({ length: 40 }, () => Math.round(rng.uniform() * 20));
-    const from = trial % 7, to = 40 - (trial % 5);
-    for (const k of [1, 2, 3]) {
-      const got = topK(v, k, from, to).map((i) => v[from + i]!);
-      const want = v.slice(from, to).sort((a, b) => b - a).slice(0, k);
-      assert.deepEqual(got, want);
-    }
-  }
-});

@@ -8,6 +8,7 @@ import { hSite, hToZ, vectorAt } from './probe.js';
 import type { LreOperator } from './operator.js';
 import { mv } from './operator.js';
 import { recallAtK, tokenMatchesObject } from './match.js';
+import { topK } from '../../interventions/top-k.js';
 
 /** A test subject run through the model with the estimate's examples as context. */
 export interface Probe {
@@ -19,20 +20,6 @@ export interface Probe {
   modelTop: string;
   /** Whether the model gets this sample right (the only samples LRE is scored on). */
   modelCorrect: boolean;
-}
-
-/** Indices of the k largest values, largest first, in one pass (k is small: 1 to 3). */
-export function topK(values: ArrayLike<number>, k: number, from = 0, to = values.length): number[] {
-  const idx: number[] = [];
-  for (let i = from; i < to; i++) {
-    const v = values[i]!;
-    if (idx.length === k && v <= values[idx[k - 1]!]!) continue;
-    let j = Math.min(idx.length, k - 1);
-    while (j > 0 && values[idx[j - 1]!]! < v) j--;
-    idx.splice(j, 0, i);
-    if (idx.length > k) idx.pop();
-  }
-  return idx.map((i) => i - from);
 }
 
 /** Runs each test subject's prompt once: h at the layer, and the model's own prediction. */
