@@ -29,9 +29,7 @@ export function pastAt(config: MambaConfig, layers: readonly (LayerCapture | und
     const T = c.x.shape[1]!;
     if (!Number.isInteger(position) || position < 1 || position > T) throw new FactlabError(`pastAt: position ${position} is outside 1..${T} (the captured run's tokens)`);
     conv[l] = slice(c.x, 1, Math.max(0, position - (config.dConv - 1)), position);
-    const s = slice(c.ssm, 1, position - 1, position);
-    ssm[l] = reshape(s, [s.shape[0]!, config.dInner, config.dState]);
-    s.dispose();
+    ssm[l] = stateAfter(config, c.ssm, position);
   });
   return { conv, ssm, dispose: () => { for (const t of [...conv, ...ssm]) t?.dispose(); } };
 }
@@ -51,11 +49,17 @@ export function pastAfter(config: MambaConfig, layers: readonly LayerCapture[], 
     const L = all.shape[1]!;
     conv[l] = slice(all, 1, Math.max(0, L - K), L);
     if (all !== c.x) all.dispose();
-    const s = slice(c.ssm, 1, T - 1, T);
-    ssm[l] = reshape(s, [s.shape[0]!, config.dInner, config.dState]);
-    s.dispose();
+    ssm[l] = stateAfter(config, c.ssm, T);
   });
   return { conv, ssm, dispose: () => { for (const t of [...conv, ...ssm]) t.dispose(); } };
+}
+
+/** The SSM state after position − 1 of captured states [B, T, D_inner, N], as [B, D_inner, N]. */
+function stateAfter(config: MambaConfig, states: Tensor, position: number): Tensor {
+  const s = slice(states, 1, position - 1, position);
+  const out = reshape(s, [s.shape[0]!, config.dInner, config.dState]);
+  s.dispose();
+  return out;
 }
 
 /** Checks `past` for the layers from `from` on, against the batch of `ids`; throws one error naming the layer. */

@@ -5,7 +5,6 @@ import { softmax } from '../../tensor/ops/reduce/softmax.js';
 import { indexSelect } from '../../tensor/ops/shape/index-select.js';
 import type { ForwardStart, LanguageModel } from '../../models/model.js';
 import { siteAt } from '../../models/sites.js';
-import { slice } from '../../tensor/ops/shape/slice.js';
 import type { LayerCapture, OwnedPast } from '../../models/mamba-past.js';
 import type { MambaConfig } from '../../io/config/config.js';
 import { PastCache, pastFits, startOf } from './reuse.js';
@@ -63,16 +62,16 @@ export interface Baseline {
 
 const samplesOf = (input: TraceInput) => input.noise?.length ?? 1;
 
-/** The ids and mask of rows that are each the clean row (source −1) or a corrupted row of noise sample k. */
-function rowsData(input: TraceInput, sources: readonly number[]): { ids: Tensor; mask: Tensor | undefined } {
-  const { T } = input;
-  const ids = new Int32Array(sources.length * T), mask = new Int32Array(sources.length * T);
+/** The ids and mask, from `position` on, of rows that are each the clean row (source −1) or a corrupted row of noise sample k. */
+function rowsData(input: TraceInput, sources: readonly number[], position = 0): { ids: Tensor; mask: Tensor | undefined } {
+  const { T } = input, width = T - position;
+  const ids = new Int32Array(sources.length * width), mask = new Int32Array(sources.length * width);
   sources.forEach((src, r) => {
-    const from = src < 0 ? 0 : T;
-    ids.set(input.ids.subarray(from, from + T), r * T);
-    if (input.mask) mask.set(input.mask.subarray(from, from + T), r * T);
+    const from = (src < 0 ? 0 : T) + position;
+    ids.set(input.ids.subarray(from, from + width), r * width);
+    if (input.mask) mask.set(input.mask.subarray(from, from + width), r * width);
   });
-  return { ids: tensor(ids, [sources.length, T]), mask: input.mask ? tensor(mask, [sources.length, T]) : undefined };
+  return { ids: tensor(ids, [sources.length, width]), mask: input.mask ? tensor(mask, [sources.length, width]) : undefined };
 }
 
 /** Noise corruption as an intervention: each corrupted row gets its sample's noise on its embeddings. */
@@ -187,26 +186,23 @@ export function forwardPatches(model: LanguageModel, input: TraceInput, base: Ba
   const noise = start === null ? noiseIntervention(input, sources, model.config.dModel) : null;
   if (noise) interventions.push(noise); // before any copyRow at hook_embed, so that a restored embedding is clean
   for (const at of byPlace.values()) interventions.push({ site: at.site, rows: at.rows, positions: at.positions, kind: 'copyRow', fromRow: 0 });
-  const whole = rowsData(input, sources);
-  const ids = position > 0 ? slice(whole.ids, 1, position) : whole.ids;
-  const mask = whole.mask && position > 0 ? slice(whole.mask, 1, position) : whole.mask;
-  const owned: Tensor[] = [];
+  const { ids, mask } = rowsData(input, sources, position);
+  let pastRows: Tensor | undefined;
   let begin: ForwardStart | undefined, past: OwnedPast | undefined;
   const pasts = position > 0 ? opts.pasts ?? new PastCache() : undefined;
   try {
     if (start !== null) {
       begin = startOf(base.residuals!, input.T, position, sources, [start, ...order.flatMap((j) => new Array<number>(S).fill(starts[j]!))]);
       if (pasts) {
-        const rows = tensor(Int32Array.from(sources, (src) => src + 1), [sources.length]);
-        owned.push(rows);
-        past = { ...pasts.get(model.config as MambaConfig, base.past!, position, start), rows };
+        pastRows = tensor(Int32Array.from(sources, (src) => src + 1), [sources.length]);
+        past = { ...pasts.get(model.config as MambaConfig, base.past!, position, start), rows: pastRows };
       }
     }
     const r = run(model, ids, { attentionMask: mask, logits: opts.logits ?? 'last', interventions, ...(begin ? { start: begin } : {}), ...(past ? { past } : {}) });
     return { run: r, rowsOf, position };
   } finally {
-    for (const t of new Set([ids, whole.ids, mask, whole.mask])) t?.dispose();
-    for (const t of owned) t.dispose();
+    ids.dispose(); mask?.dispose();
+    pastRows?.dispose();
     if (begin) for (const t of [begin.residual, ...(begin.joins ?? []).map((j) => j.residual)]) t.dispose();
     disposeInterventions(interventions);
     if (pasts && pasts !== opts.pasts) pasts.dispose();
