@@ -3,7 +3,7 @@
  * and 512×10240×2560), the few-row products of patching and editing a 2.8B model (16 or 384 rows against a
  * 2560×10240 weight), and Mamba's out_proj (K 5120). Each shape runs with the plan factlab picks and with every
  * forced tile plan of `--variants`, so one run both measures and tunes.
- *   node dist/bench/matmul.js [--shapes 2048x2048x2048:nn,...] [--variants 8x8s,4x16,...] [--reps 50] [--python python3] [--no-reference]
+ *   node dist/bench/matmul.js [--shapes 2048x2048x2048:nn,...] [--variants 8x8s,4x16,8x8svd,...] [--reps 50] [--python python3] [--no-reference]
  * Appends a table to bench/results/matmul.md and docs/performance.md and writes bench/results/matmul-<date>-gpu.json.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -59,7 +59,7 @@ async function time(gpu: WebGPUBackend, s: Shape, reps: number, forced: MatmulPl
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-const planName = (p: MatmulPlan) => `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}`;
+const planName = (p: MatmulPlan) => `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? ', vec4' : ''}${p.double ? ', 2 buffers' : ''}`;
 
 async function main(o: Opts): Promise<void> {
   const loadAtStart = loadavg()[0]!;
@@ -73,10 +73,10 @@ async function main(o: Opts): Promise<void> {
     reference = r.status === 0 && existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : { error: `${o.python} exited with ${r.status ?? r.error?.message}` };
   }
   const variants = o.variants.split(',').filter(Boolean).map((v): MatmulPlan & { split: boolean } => {
-    const m = /^(\d)x(\d+)(s?)$/.exec(v);
+    const m = /^(\d)x(\d+)(s?)(v?)(d?)$/.exec(v);
     const tm = Number(m?.[1]), bk = Number(m?.[2]);
-    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s] with TM 4 or 8 and 16·TM·BK a multiple of 256`);
-    return { tm, bk, splits: 1, split: m[3] === 's' };
+    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s][v][d] with TM 4 or 8 and 16·TM·BK a multiple of 256`);
+    return { tm, bk, splits: 1, split: m[3] === 's', vec4: m[4] === 'v', double: m[5] === 'd' };
   });
   const rows = [];
   for (const s of shapes) {
@@ -85,7 +85,8 @@ async function main(o: Opts): Promise<void> {
     const { ms, wallMs } = await time(gpu, s, o.reps, null);
     const tried = [];
     for (const v of variants) {
-      const p = { ...v, splits: v.split ? chosen.splits : 1 };
+      const { split, ...rest } = v;
+      const p = { ...rest, splits: split ? chosen.splits : 1 };
       const t = await time(gpu, s, o.reps, p);
       tried.push({ plan: planName(p), ms: t.ms, tflops: flop / t.ms / 1e9 });
     }
@@ -99,7 +100,7 @@ async function main(o: Opts): Promise<void> {
     return r ? `${r.tflops.toFixed(1)} (${r.ms.toFixed(3)} ms)` : '–';
   };
   const md = [
-    `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${gpu.description}; ${ref ? `torch ${ref.torch} on ${ref.device}` : `reference: ${reference ? (reference as { error: string }).error : 'not run'}`}; ${machine.cpu}, ${machine.cores} cores; commit ${commit}`,
+    `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${gpu.description}; ${ref ? `torch ${ref.torch} on ${ref.device}` : `reference: ${reference ? (reference as { error: string }).error : 'not run'}`}; ${machine.cpu}, ${machine.cores} cores; commit ${commit}${process.env.FACTLAB_DAWN_ENABLE ? `; Dawn toggles enabled: ${process.env.FACTLAB_DAWN_ENABLE}` : ''}`,
     '',
     `Command: \`${command}\`. TFLOP/s of one float32 product: GPU time of its kernels from timestamps, median of ${o.reps}; the wall-clock time of back-to-back products (host recording included) in the second column. PyTorch: wall-clock over 50 back to back after synchronising, best of 3, TF32 off. "nt" is A·Bᵀ (a linear layer), "nn" A·B.`,
     '',
@@ -117,7 +118,7 @@ async function main(o: Opts): Promise<void> {
 await new Command('matmul')
   .description('float32 matmul throughput on the GPU, factlab beside PyTorch')
   .option('--shapes <list>', 'MxKxN:nn|nt, comma-separated', DEFAULT_SHAPES)
-  .option('--variants <list>', 'forced tile plans TMxBK[s: split K as planned] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
+  .option('--variants <list>', 'forced tile plans TMxBK[s: split K as planned][v: vec4 reads][d: two buffers] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
   .option('--reps <n>', 'products per round', (v) => Number(v), 50)
   .option('--python <path>', 'python with torch', process.env.FACTLAB_PYTHON ?? 'python3')
   .option('--no-reference', 'time factlab only')

@@ -35,7 +35,9 @@ async function gpuEntryPoint(): Promise<GPU> {
   // Dawn's constants (GPUBufferUsage, GPUMapMode, ...) are globals in a browser; kernels and the backend use them.
   Object.assign(globalThis, mod.globals);
   // Dawn rounds timestamps to 65.5 µs unless told not to; kernel timing (timeKernels) needs them whole.
-  return mod.create(['disable-dawn-features=timestamp_quantization']);
+  // FACTLAB_DAWN_ENABLE names further Dawn toggles (comma-separated), for experiments such as disable_robustness.
+  const extra = process.env.FACTLAB_DAWN_ENABLE?.trim();
+  return mod.create(['disable-dawn-features=timestamp_quantization', ...(extra ? [`enable-dawn-features=${extra}`] : [])]);
 }
 
 export async function requestGpuDevice(): Promise<GpuDeviceInfo> {

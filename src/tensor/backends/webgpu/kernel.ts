@@ -24,6 +24,11 @@ export interface Operand {
   type?: ElemType;
   /** Declares the array as atomic<u32> (float adds through compare-exchange); needs `write`. */
   atomic?: boolean;
+  /**
+   * Declares a float32 operand as array<vec4<f32>>, read with `ld4_x(i)` for elements i..i+3; i and the tensor's
+   * offset must be multiples of 4 (wide reads where a kernel's layout allows them).
+   */
+  vec4?: boolean;
 }
 
 export interface Items {
@@ -99,12 +104,17 @@ const is16 = (t: Tensor) => BYTES_PER_ELEMENT[t.dtype] === 2;
 function arrayType(o: Operand): string {
   if (o.atomic) return 'array<atomic<u32>>';
   if (is16(o.tensor)) return 'array<u32>';
+  if (o.vec4) return 'array<vec4<f32>>';
   return `array<${o.type ?? (o.tensor.dtype === 'int32' ? 'i32' : 'f32')}>`;
 }
 
 function accessors(o: Operand): string {
   const n = o.name;
   if (o.atomic) return '';
+  if (o.vec4) {
+    if (o.write || o.tensor.dtype !== 'float32') throw new FactlabError(`internal: vec4 operand '${n}' must be a float32 input`);
+    return `fn ld4_${n}(i: u32) -> vec4<f32> { return ${n}[(i + P.${n}_o) >> 2u]; }\n`;
+  }
   if (is16(o.tensor)) {
     return `fn bits_${n}(i: u32) -> u32 { let e = i + P.${n}_o; return (${n}[e >> 1u] >> ((e & 1u) << 4u)) & 0xffffu; }\n`
       + (o.write ? `fn stw_${n}(w: u32, v: u32) { ${n}[w + u32(i32(P.${n}_o) >> 1u)] = v; }\n`
@@ -235,7 +245,8 @@ function bind(b: WebGPUBackend, t: Tensor, lo: number, hi: number): Bound | null
   if (buf.size <= b.limits.maxBinding) return { entry: { buffer: buf, offset: 0, size: buf.size }, offset: t.offset };
   const align = b.limits.storageAlign;
   const start = Math.floor(((t.offset + lo) * bpe) / align) * align;
-  const end = Math.min(buf.size, Math.max(start + 4, Math.ceil(((t.offset + Math.max(lo, hi)) * bpe) / 4) * 4));
+  // Whole 16-byte words, so that an operand read as vec4s (Operand.vec4) reaches its last elements.
+  const end = Math.min(buf.size, Math.max(start + 16, Math.ceil(((t.offset + Math.max(lo, hi)) * bpe) / 16) * 16));
   if (end - start > b.limits.maxBinding) return null;
   return { entry: { buffer: buf, offset: start, size: end - start }, offset: (t.offset - start / bpe) >>> 0 };
 }

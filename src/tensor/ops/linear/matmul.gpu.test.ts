@@ -17,12 +17,16 @@ const every = [[false, false], [false, true], [true, false], [true, true]] as co
 const plans: [MatmulPlan, readonly (readonly [boolean, boolean])[]][] = [
   [{ tm: 8, bk: 8, splits: 1 }, every], [{ tm: 8, bk: 8, splits: 3 }, every], [{ tm: 4, bk: 16, splits: 1 }, every],
   [{ tm: 4, bk: 16, splits: 2 }, every], [{ tm: 8, bk: 16, splits: 2 }, [[false, true]]],
+  [{ tm: 8, bk: 8, splits: 1, vec4: true, double: true }, every], [{ tm: 8, bk: 8, splits: 3, vec4: true }, every],
+  [{ tm: 4, bk: 16, splits: 2, vec4: true, double: true }, every], [{ tm: 8, bk: 8, splits: 1, double: true }, [[true, false]]],
 ];
+// Odd sizes exercise every edge guard and turn vec4 reads off; sizes that are multiples of 4 turn them on.
+const sizes = [[70, 150, 133], [68, 152, 132]] as const;
 
 for (const [p, layouts] of plans) {
-  test(`matmul with ${16 * p.tm}² tiles, BK ${p.bk}, ${p.splits} K split(s) equals the CPU product`, async () => {
-    const [m, k, n] = [70, 150, 133];
-    for (const [tA, tB] of layouts) {
+  const extras = `${p.vec4 ? ', vec4 reads' : ''}${p.double ? ', two buffers' : ''}`;
+  test(`matmul with ${16 * p.tm}² tiles, BK ${p.bk}, ${p.splits} K split(s)${extras} equals the CPU product`, async () => {
+    for (const [m, k, n] of p.vec4 ? sizes : sizes.slice(0, 1)) for (const [tA, tB] of layouts) {
       const a = values(m * k, 3), b = values(k * n, 4);
       const sa = tA ? [k, m] : [m, k], sb = tB ? [n, k] : [k, n];
       const want = await matmul(tensor(a, sa, { backend: cpuBackend }), tensor(b, sb, { backend: cpuBackend }), { transA: tA, transB: tB }).data();
@@ -31,7 +35,7 @@ for (const [p, layouts] of plans) {
         const got = await matmul(tensor(a, sa, { backend: gpu }), tensor(b, sb, { backend: gpu }), { transA: tA, transB: tB }).data();
         let worst = 0;
         for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-        assert.ok(worst < 1e-4, `tA=${tA} tB=${tB}: largest difference ${worst}`);
+        assert.ok(worst < 1e-4, `${m}x${k}x${n} tA=${tA} tB=${tB}: largest difference ${worst}`);
       } finally {
         forceMatmulPlan(null);
       }

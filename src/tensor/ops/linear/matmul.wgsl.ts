@@ -18,8 +18,12 @@ import { launch, withScratch } from '../../backends/webgpu/kernel.js';
  */
 export interface MatmulDims { batch: number; m: number; k: number; n: number; transA: boolean; transB: boolean; strideA: number; strideB: number }
 
-/** Tile shape and K split; chosen by `plan` unless a benchmark or test forces one. */
-export interface MatmulPlan { tm: 4 | 8; bk: number; splits: number }
+/**
+ * Tile shape and K split, chosen by `plan` unless a benchmark or test forces one. `vec4` reads an operand's slabs
+ * from memory as vec4s where its layout allows it (see `vec4Reads`); `double` stages slabs through two buffers of
+ * workgroup memory, so one barrier per slab suffices where one buffer needs two.
+ */
+export interface MatmulPlan { tm: 4 | 8; bk: number; splits: number; vec4?: boolean; double?: boolean }
 
 /** Workgroups that keep an H100 (132 multiprocessors) busy; fewer tiles than this get a K split. */
 const BUSY = 264;
@@ -39,48 +43,98 @@ let forced: MatmulPlan | null = null;
 /** Forces a plan for every product until reset with null (tests of each path; benchmark sweeps). */
 export function forceMatmulPlan(p: MatmulPlan | null): void { forced = p; }
 
-function tileSource(d: MatmulDims, { tm, bk }: MatmulPlan): string {
-  const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, stride = t / 4 + 1;
-  const aAt = d.transA ? 'gk * P.M + gi' : 'gi * P.K + gk';
-  const bAt = d.transB ? 'gj * P.K + gk' : 'gk * P.N + gj';
-  // Which tile coordinate runs fastest over the loads: the one contiguous in memory.
-  const aSplit = d.transA ? `let i = e % ${t}u; let kk = e / ${t}u;` : `let kk = e % ${bk}u; let i = e / ${bk}u;`;
-  const bSplit = d.transB ? `let kk = e % ${bk}u; let j = e / ${bk}u;` : `let j = e % ${t}u; let kk = e / ${t}u;`;
+/**
+ * Whether each operand's slabs can be read as vec4s: the axis contiguous in memory (K for A and for a transposed
+ * B, M or N otherwise) and every offset into it must be multiples of 4, and a slab must hold whole vec4s per thread.
+ */
+export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: MatmulPlan): [boolean, boolean] {
+  if (!p.vec4 || (16 * p.tm * p.bk) % 1024 !== 0) return [false, false];
+  const ok = (t: Tensor, inner: number, stride: number) => inner % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
+  return [ok(a, d.transA ? d.m : d.k, d.strideA), ok(b, d.transB ? d.k : d.n, d.strideB)];
+}
+
+function tileSource(d: MatmulDims, { tm, bk, double = false }: MatmulPlan, [va, vb]: readonly [boolean, boolean]): string {
+  const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-  const fetch = (name: 'a' | 'b', split: string, at: string, lim: string, idx: string) => range(loads).map((q) => `
+  /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
+  const staging = (name: 'a' | 'b', kMajor: boolean, vec: boolean) => {
+    const idx = name === 'a' ? 'i' : 'j', base = name === 'a' ? 'row0' : 'col0', lim = name === 'a' ? 'P.M' : 'P.N';
+    const S = name === 'a' ? 'As' : 'Bs';
+    // kMajor: K is the contiguous axis (A, or B transposed), so rows of the tile lie P.K apart.
+    const at = (g: string) => (kMajor ? `${g}${idx} * P.K + gk` : `gk * ${lim} + ${g}${idx}`);
+    if (!vec) {
+      // Which tile coordinate runs fastest over the loads: the one contiguous in memory.
+      const split = kMajor ? `let kk = e % ${bk}u; let ${idx} = e / ${bk}u;` : `let ${idx} = e % ${t}u; let kk = e / ${t}u;`;
+      return {
+        regs: range(loads).map((q) => `var r${name}${q}: f32;`).join(' '),
+        fetch: range(loads).map((q) => `
     { let e = lid + ${q * 256}u; ${split}
-      let g${idx} = ${idx === 'i' ? 'row0' : 'col0'} + ${idx}; let gk = k0 + kk;
+      let g${idx} = ${base} + ${idx}; let gk = k0 + kk;
       r${name}${q} = 0.0;
-      if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = ld_${name}(${name}Off + ${at}); } }`).join('');
-  const stash = (name: 'a' | 'b', split: string, idx: string) => range(loads).map((q) => `
-    { let e = lid + ${q * 256}u; ${split} ${name.toUpperCase()}s[kk * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}; }`).join('');
-  const read = (arr: string, kk: number, c: number, who: string) => `${arr}[${kk * stride + c * 16}u + ${who}]`;
+      if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = ld_${name}(${name}Off + ${at('g')}); } }`).join(''),
+        stash: (buf: number) => range(loads).map((q) => `
+    { let e = lid + ${q * 256}u; ${split} ${S}[${buf * slab}u + kk * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}; }`).join(''),
+      };
+    }
+    // vec4 reads: four consecutive k of one row (kMajor), or four consecutive rows of one k.
+    const split = kMajor ? `let kq = e % ${bk / 4}u; let ${idx} = e / ${bk / 4}u;` : `let ${idx}q = e % ${t / 4}u; let kk = e / ${t / 4}u;`;
+    const where = kMajor ? `let g${idx} = ${base} + ${idx}; let gk = k0 + kq * 4u;` : `let g${idx} = ${base} + ${idx}q * 4u; let gk = k0 + kk;`;
+    return {
+      regs: range(loads4).map((q) => `var r${name}${q}: vec4<f32>;`).join(' '),
+      fetch: range(loads4).map((q) => `
+    { let e = lid + ${q * 256}u; ${split} ${where}
+      r${name}${q} = vec4<f32>();
+      if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = ld4_${name}(${name}Off + ${at('g')}); } }`).join(''),
+      stash: (buf: number) => range(loads4).map((q) => kMajor
+        ? `
+    { let e = lid + ${q * 256}u; ${split} ${range(4).map((c) => `${S}[${buf * slab}u + (kq * 4u + ${c}u) * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}[${c}];`).join(' ')} }`
+        : `
+    { let e = lid + ${q * 256}u; ${split} ${S}[${buf * slab}u + kk * ${stride}u + ${idx}q] = r${name}${q}; }`).join(''),
+    };
+  };
+  const A = staging('a', !d.transA, va), B = staging('b', d.transB, vb);
+  const read = (buf: number, arr: string, kk: number, c: number, who: string) => `${arr}[${buf * slab + kk * stride + c * 16}u + ${who}]`;
   const acc = range(tm * cb).map((x) => `var c${x} = vec4<f32>();`).join(' ');
-  const inner = range(bk).map((kk) => {
-    const reads = range(cb).map((c) => `let a${c} = ${read('As', kk, c, 'ty')}; let b${c} = ${read('Bs', kk, c, 'tx')};`).join(' ');
+  const inner = (buf: number) => range(bk).map((kk) => {
+    const reads = range(cb).map((c) => `let a${c} = ${read(buf, 'As', kk, c, 'ty')}; let b${c} = ${read(buf, 'Bs', kk, c, 'tx')};`).join(' ');
     const fmas = range(tm).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${r >> 2}[${r & 3}]), b${c}, c${r * cb + c});`)).join(' ');
     return `{ ${reads} ${fmas} }`;
   }).join('\n    ');
   const store = range(tm).flatMap((r) => range(cb).map((c) => `
   { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
     if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(cOff + gi * P.N + gj + q, v[q]); } } } }`)).join('');
-  const fetchBoth = `${fetch('a', aSplit, aAt, 'P.M', 'i')}\n${fetch('b', bSplit, bAt, 'P.N', 'j')}`;
-  const body = `
+  const fetchBoth = `${A.fetch}\n${B.fetch}`;
+  const stashBoth = (buf: number) => `${A.stash(buf)}\n${B.stash(buf)}`;
+  // The next slab is fetched into registers while the current one is multiplied.
+  const body = !double ? `
   ${fetchBoth}
   while (k0 < kEnd) {
     workgroupBarrier();
-    ${stash('a', aSplit, 'i')}
-    ${stash('b', bSplit, 'j')}
+    ${stashBoth(0)}
     workgroupBarrier();
     k0 = k0 + ${bk}u;
     if (k0 < kEnd) {
       ${fetchBoth}
     }
-    ${inner}
+    ${inner(0)}
+  }` : `
+  ${fetchBoth}
+  ${stashBoth(0)}
+  workgroupBarrier();
+  loop {
+    ${range(2).map((buf) => `
+    k0 = k0 + ${bk}u;
+    if (k0 < kEnd) {
+      ${fetchBoth}
+    }
+    ${inner(buf)}
+    if (k0 >= kEnd) { break; }
+    ${stashBoth(1 - buf)}
+    workgroupBarrier();`).join('\n')}
   }`;
   return `
-var<workgroup> As: array<vec4<f32>, ${bk * stride}>;
-var<workgroup> Bs: array<vec4<f32>, ${bk * stride}>;
+var<workgroup> As: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
+var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flat_group(wid, nwg);
@@ -100,7 +154,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let tx = lid % 16u;
   let ty = lid / 16u;
   ${acc}
-  ${range(loads).map((q) => `var ra${q}: f32; var rb${q}: f32;`).join(' ')}
+  ${A.regs} ${B.regs}
   var k0 = kStart;
   ${body}
   let cOff = (split * P.batch + item) * P.M * P.N;
@@ -110,10 +164,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
-function cachedSource(d: MatmulDims, p: MatmulPlan): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}`;
+function cachedSource(d: MatmulDims, p: MatmulPlan, vec: readonly [boolean, boolean]): string {
+  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = tileSource(d, p)));
+  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec)));
   return code;
 }
 
@@ -121,11 +175,12 @@ function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: MatmulPl
   const t = 16 * p.tm;
   const tilesM = Math.ceil(d.m / t), tilesN = Math.ceil(d.n / t);
   const groups = p.splits * d.batch * tilesM * tilesN;
+  const vec = vec4Reads(a, b, d, p);
   launch({
     op: 'matmul', workgroupSize: 256,
-    operands: [{ name: 'a', tensor: a }, { name: 'b', tensor: b }, { name: 'c', tensor: c, write: true }],
+    operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }],
     u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
-    code: cachedSource(d, p),
+    code: cachedSource(d, p, vec),
     groups,
   });
 }
