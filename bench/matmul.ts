@@ -18,33 +18,40 @@ import { useBackend } from '../src/tensor/backends/by-name.js';
 import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
 import { randn } from '../src/tensor/creation.js';
 import { matmul } from '../src/tensor/ops/linear/matmul.js';
+import { cast } from '../src/tensor/ops/shape/cast.js';
 import { forceMatmulPlan, plan, type MatmulPlan } from '../src/tensor/ops/linear/matmul.wgsl.js';
 
 interface Opts { shapes: string; variants: string; reps: number; python: string; reference: boolean }
-interface Shape { spec: string; m: number; k: number; n: number; transB: boolean }
+interface Shape { spec: string; m: number; k: number; n: number; transA: boolean; transB: boolean; bDtype: 'float32' | 'bfloat16' | 'float16' }
 
-const DEFAULT_SHAPES = '2048x2048x2048:nn,2048x2048x2048:nt,512x10240x2560:nn,512x10240x2560:nt,384x2560x10240:nt,16x2560x10240:nt,16x5120x2560:nt,4096x4096x4096:nn';
+const DEFAULT_SHAPES = '2048x2048x2048:nn,2048x2048x2048:nt,512x10240x2560:nn,512x10240x2560:nt,384x2560x10240:nt,3072x2560x10240:nt,3072x5120x2560:nt,2560x3072x10240:tn,16x2560x10240:nt,16x5120x2560:nt,4096x4096x4096:nn';
 
 function parse(spec: string): Shape {
-  const m = /^(\d+)x(\d+)x(\d+):(nn|nt)$/.exec(spec);
-  if (!m) throw new Error(`--shapes: '${spec}' is not MxKxN:nn or MxKxN:nt`);
-  return { spec, m: +m[1]!, k: +m[2]!, n: +m[3]!, transB: m[4] === 'nt' };
+  const m = /^(\d+)x(\d+)x(\d+):(nn|nt|tn)(?::(bf16|f16))?$/.exec(spec);
+  if (!m) throw new Error(`--shapes: '${spec}' is not MxKxN:nn, MxKxN:nt or MxKxN:tn, optionally followed by :bf16 or :f16 (B stored in 16 bits)`);
+  const bDtype = m[5] === 'bf16' ? 'bfloat16' : m[5] === 'f16' ? 'float16' : 'float32';
+  return { spec, m: +m[1]!, k: +m[2]!, n: +m[3]!, transA: m[4] === 'tn', transB: m[4] === 'nt', bDtype };
 }
 
 /**
- * GPU milliseconds per product, from timestamps written around each kernel (WebGPUBackend.timeKernels): the median
+ * GPU milliseconds per product, after 0.4 s of warm-up, from timestamps written around each kernel (WebGPUBackend.timeKernels): the median
  * over `reps` products of the time of its kernels (two where the product is split along K). The host's recording
  * and the read's latency are not in it; the wall-clock time of back-to-back products, which has both, is returned too.
  */
 async function time(gpu: WebGPUBackend, s: Shape, reps: number, forced: MatmulPlan | null): Promise<{ ms: number; wallMs: number }> {
-  const a = randn([s.m, s.k], 1), b = randn(s.transB ? [s.n, s.k] : [s.k, s.n], 2);
+  const a = randn(s.transA ? [s.k, s.m] : [s.m, s.k], 1), wide = randn(s.transB ? [s.n, s.k] : [s.k, s.n], 2);
+  const b = s.bDtype === 'float32' ? wide : cast(wide, s.bDtype);
+  if (b !== wide) wide.dispose();
   forceMatmulPlan(forced);
   try {
     const run = async () => {
-      for (let i = 0; i < reps; i++) matmul(a, b, { transB: s.transB }).dispose();
+      for (let i = 0; i < reps; i++) matmul(a, b, { transA: s.transA, transB: s.transB }).dispose();
       await gpu.sync();
     };
-    await run();
+    // Keep the GPU busy for a while first: after the host's pauses (making operands) its clocks are down, and a
+    // round of short products would be timed while they ramp up (the same kernel then read 10 to 30 TFLOP/s).
+    const warm = performance.now();
+    while (performance.now() - warm < 400) await run();
     const t0 = performance.now();
     await run();
     const wallMs = (performance.now() - t0) / reps;
@@ -59,7 +66,7 @@ async function time(gpu: WebGPUBackend, s: Shape, reps: number, forced: MatmulPl
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-const planName = (p: MatmulPlan) => `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? ', vec4' : ''}${p.double ? ', 2 buffers' : ''}`;
+const planName = (p: MatmulPlan) => `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}`;
 
 async function main(o: Opts): Promise<void> {
   const loadAtStart = loadavg()[0]!;
@@ -73,15 +80,17 @@ async function main(o: Opts): Promise<void> {
     reference = r.status === 0 && existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : { error: `${o.python} exited with ${r.status ?? r.error?.message}` };
   }
   const variants = o.variants.split(',').filter(Boolean).map((v): MatmulPlan & { split: boolean } => {
-    const m = /^(\d)x(\d+)(s?)(v?)(d?)$/.exec(v);
+    const m = /^(\d)x(\d+)(s?)(v|va|vb|)(d?)$/.exec(v);
     const tm = Number(m?.[1]), bk = Number(m?.[2]);
-    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s][v][d] with TM 4 or 8 and 16·TM·BK a multiple of 256`);
-    return { tm, bk, splits: 1, split: m[3] === 's', vec4: m[4] === 'v', double: m[5] === 'd' };
+    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s][v|va|vb][d] with TM 4 or 8 and 16·TM·BK a multiple of 256`);
+    const vec4 = ({ v: 'both', va: 'a', vb: 'b' } as const)[m[4] as 'v' | 'va' | 'vb'];
+    return { tm, bk, splits: 1, split: m[3] === 's', ...(vec4 && { vec4 }), double: m[5] === 'd' };
   });
   const rows = [];
   for (const s of shapes) {
     const flop = 2 * s.m * s.k * s.n;
-    const chosen = plan({ batch: 1, m: s.m, k: s.k, n: s.n, transA: false, transB: s.transB, strideA: 0, strideB: 0 });
+    const chosen = plan({ batch: 1, m: s.m, k: s.k, n: s.n, transA: s.transA, transB: s.transB, strideA: 0, strideB: 0 });
+    if (s.bDtype !== 'float32') chosen.vec4 = chosen.vec4 === 'b' ? undefined : chosen.vec4 && 'a';
     const { ms, wallMs } = await time(gpu, s, o.reps, null);
     const tried = [];
     for (const v of variants) {
@@ -102,7 +111,7 @@ async function main(o: Opts): Promise<void> {
   const md = [
     `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${gpu.description}; ${ref ? `torch ${ref.torch} on ${ref.device}` : `reference: ${reference ? (reference as { error: string }).error : 'not run'}`}; ${machine.cpu}, ${machine.cores} cores; commit ${commit}${process.env.FACTLAB_DAWN_ENABLE ? `; Dawn toggles enabled: ${process.env.FACTLAB_DAWN_ENABLE}` : ''}`,
     '',
-    `Command: \`${command}\`. TFLOP/s of one float32 product: GPU time of its kernels from timestamps, median of ${o.reps}; the wall-clock time of back-to-back products (host recording included) in the second column. PyTorch: wall-clock over 50 back to back after synchronising, best of 3, TF32 off. "nt" is A·Bᵀ (a linear layer), "nn" A·B.`,
+    `Command: \`${command}\`. TFLOP/s of one float32 product: GPU time of its kernels from timestamps, median of ${o.reps}; the wall-clock time of back-to-back products (host recording included) in the second column. PyTorch: wall-clock over 50 back to back after synchronising, best of 3, TF32 off. "nt" is A·Bᵀ (a linear layer), "nn" A·B, "tn" Aᵀ·B (a weight's gradient); a ":bf16" suffix marks B stored in bfloat16, widened as it is read (the PyTorch columns are its usual products).`,
     '',
     '| M×K×N | factlab (its plan) | factlab wall per product | other tile plans | PyTorch float32 | PyTorch bfloat16 | factlab ÷ PyTorch float32 |',
     '|---|---|---|---|---|---|---|',
@@ -118,7 +127,7 @@ async function main(o: Opts): Promise<void> {
 await new Command('matmul')
   .description('float32 matmul throughput on the GPU, factlab beside PyTorch')
   .option('--shapes <list>', 'MxKxN:nn|nt, comma-separated', DEFAULT_SHAPES)
-  .option('--variants <list>', 'forced tile plans TMxBK[s: split K as planned][v: vec4 reads][d: two buffers] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
+  .option('--variants <list>', 'forced tile plans TMxBK[s: split K as planned][v, va, vb: vec4 reads of both, A, B][d: two buffers] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
   .option('--reps <n>', 'products per round', (v) => Number(v), 50)
   .option('--python <path>', 'python with torch', process.env.FACTLAB_PYTHON ?? 'python3')
   .option('--no-reference', 'time factlab only')

@@ -31,7 +31,7 @@ import { sum } from '../src/tensor/ops/index.js';
 import type { LanguageModel } from '../src/models/model.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
-interface Opts { arch: 'mamba' | 'pythia'; dir: string; batches: string; backward: string; tokens: number; backend: string; python: string; reference: boolean; profile: boolean }
+interface Opts { arch: 'mamba' | 'pythia'; dir: string; batches: string; backward: string; tokens: number; backend: string; python: string; reference: boolean; profile: boolean; matrices: 'float32' | 'float16' | 'bfloat16' }
 interface Row {
   kind: 'forward' | 'forward+backward'; batch: number; ms: number | null; peakBytes: number | null; error?: string;
   /** With --profile: the GPU time of the pass's kernels (timestamps), their count, and the ops that took most of it. */
@@ -46,7 +46,10 @@ function ids(batch: number, T: number, vocab: number): Tensor {
   return tensor(Int32Array.from({ length: batch * T }, () => 1 + rng.int(vocab - 1)), [batch, T]);
 }
 
-/** One forward (logits at every position, as transformers computes them), or forward and backward of every parameter. */
+/**
+ * One forward (logits at every position, as transformers computes them), or forward and backward of every float32
+ * parameter (with --matrices float16 or bfloat16 the projection matrices are storage, and get no gradient).
+ */
 function step(model: LanguageModel, input: Tensor, backward: boolean): Tensor {
   const [B, T] = input.shape as [number, number];
   if (!backward) return tidy(() => sum(model.forward(input)));
@@ -54,7 +57,7 @@ function step(model: LanguageModel, input: Tensor, backward: boolean): Tensor {
   const { value, grads } = valueAndGrad(() => tidy(() => {
     const logits = slice(model.forward(input), 1, 0, T - 1);
     return crossEntropy(reshape(logits, [B * (T - 1), model.config.vocabSize]), targets);
-  }), [...model.params.values()]);
+  }), [...model.params.values()].filter((p) => p.dtype === 'float32'));
   for (const g of grads) g.dispose();
   targets.dispose();
   return value;
@@ -101,7 +104,7 @@ async function main(o: Opts): Promise<void> {
   }
   if (!existsSync(join(o.dir, 'config.json'))) throw new Error(`${o.dir}: no checkpoint (run with the reference, which writes one)`);
   const t0 = performance.now();
-  const model = await loadModel(o.dir);
+  const model = await loadModel(o.dir, { matrices: o.matrices });
   const loadSeconds = (performance.now() - t0) / 1000;
   const weightBytes = gpu?.memoryBytes() ?? null;
   console.error(`factlab: loaded ${o.dir} in ${loadSeconds.toFixed(1)} s on ${o.backend}`);
@@ -129,7 +132,7 @@ function record(o: Opts, factlab: { shape: string; loadSeconds: number; weightBy
     '',
     `Command: \`${command}\`. Median of 3 runs after a warm-up; memory is the peak GPU memory during the runs, weights included (factlab: buffers in use or pooled; torch: max_memory_allocated). factlab loaded the checkpoint in ${factlab.loadSeconds.toFixed(1)} s${factlab.weightBytes ? ` (${gib(factlab.weightBytes)} on the GPU)` : ''}.`,
     '',
-    '| pass | batch | factlab float32 | transformers float32 | transformers bfloat16 | factlab speed-up over float32 | over bfloat16 |',
+    `| pass | batch | factlab float32${o.matrices === 'float32' ? '' : ` (${o.matrices} matrices)`} | transformers float32 | transformers bfloat16 | factlab speed-up over float32 | over bfloat16 |`,
     '|---|---|---|---|---|---|---|',
     ...factlab.rows.map((r) => `| ${r.kind} | ${r.batch} | ${r.ms === null ? `failed: ${r.error}` : `${r.ms.toFixed(1)} ms, ${gib(r.peakBytes)}`} | ${cell(refRow('float32', r))} | ${cell(refRow('bfloat16', r))} | ${ratio(r, refRow('float32', r))} | ${ratio(r, refRow('bfloat16', r))} |`),
     '',
@@ -142,7 +145,7 @@ function record(o: Opts, factlab: { shape: string; loadSeconds: number; weightBy
       '',
     ] : []),
   ].join('\n');
-  writeBenchRecord('models', o.arch, date, { date, command, commit, machine, arch: o.arch, tokens: o.tokens, backend: o.backend, factlab, reference }, md);
+  writeBenchRecord('models', o.arch, date, { date, command, commit, machine, arch: o.arch, tokens: o.tokens, backend: o.backend, matrices: o.matrices, factlab, reference }, md);
 }
 
 await new Command('models')
@@ -152,6 +155,7 @@ await new Command('models')
   .option('--batches <list>', 'forward batch sizes', '1,32,256')
   .option('--backward <list>', 'forward+backward batch sizes', '1,32')
   .option('--tokens <n>', 'tokens per row', (v) => Number(v), 16)
+  .option('--matrices <dtype>', 'keep the projection matrices in float32, float16 or bfloat16 (ModelLoadOptions.matrices)', 'float32')
   .option('--backend <name>', 'factlab backend', 'webgpu')
   .option('--python <path>', 'python with torch and transformers', process.env.FACTLAB_PYTHON ?? 'python3')
   .option('--no-reference', 'time factlab only (DIR must hold a checkpoint)')

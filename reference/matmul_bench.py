@@ -2,7 +2,7 @@
 
   python3 reference/matmul_bench.py --shapes 2048x2048x2048:nt,... --out OUT.json
 
-Each shape is MxKxN with a layout suffix: nn (A·B) or nt (A·Bᵀ, a linear layer's weight). TF32 is off, so the
+Each shape is MxKxN with a layout suffix: nn (A·B), nt (A·Bᵀ, a linear layer's weight) or tn (Aᵀ·B, a weight's gradient). TF32 is off, so the
 figures are true float32 (the precision factlab computes in); bfloat16 is timed too, for scale.
 """
 import argparse, json, time
@@ -18,13 +18,13 @@ torch.backends.cudnn.allow_tf32 = False
 dev = 'cuda' if torch.cuda.is_available() else 'cpu'
 rows = []
 for spec in a.shapes.split(','):
-    dims, layout = spec.split(':')
+    dims, layout = spec.split(':')[:2]  # a third part (bf16: factlab's B in 16 bits) changes nothing here
     m, k, n = map(int, dims.split('x'))
     for dtype in (torch.float32, torch.bfloat16):
         g = torch.Generator(device=dev).manual_seed(0)
-        x = torch.randn(m, k, device=dev, dtype=dtype, generator=g)
+        x = torch.randn(k, m, device=dev, dtype=dtype, generator=g) if layout == 'tn' else torch.randn(m, k, device=dev, dtype=dtype, generator=g)
         w = torch.randn(n, k, device=dev, dtype=dtype, generator=g) if layout == 'nt' else torch.randn(k, n, device=dev, dtype=dtype, generator=g)
-        f = (lambda: x @ w.T) if layout == 'nt' else (lambda: x @ w)
+        f = {'nt': lambda: x @ w.T, 'nn': lambda: x @ w, 'tn': lambda: x.T @ w}[layout]
         for _ in range(5): f()
         if dev == 'cuda': torch.cuda.synchronize()
         best = float('inf')

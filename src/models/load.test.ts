@@ -7,6 +7,7 @@ import { loadModel } from './load.js';
 import { FIXTURES } from './testing/fixtures.js';
 import { FactlabError } from '../tensor/errors.js';
 import { liveTensors } from '../tensor/lifetime.js';
+import { checkMatrices16 } from './testing/matrices16.js';
 
 function copyFixture(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'factlab-load-'));
@@ -47,4 +48,12 @@ test('missing and unsupported configs are clear errors', async () => {
   const broken = copyFixture('mamba-tiny');
   editConfig(broken, (c) => { c.hidden_size = -3; });
   await assert.rejects(loadModel(broken), refused(/field "hidden_size" has an invalid value -3/));
+});
+
+for (const [fixture, dtype] of [['mamba-tiny', 'bfloat16'], ['pythia-sequential', 'float16'], ['mamba-dtrank', 'float16']] as const) {
+  test(`${fixture} loaded with ${dtype} matrices gives the logits of the same matrices widened`, () => checkMatrices16(fixture, dtype));
+}
+
+test('an unknown matrices dtype is one error', async () => {
+  await assert.rejects(loadModel(join(FIXTURES, 'mamba-tiny'), { matrices: 'int8' as never }), refused(/loadModel: matrices must be float32, float16 or bfloat16, not 'int8'/));
 });

@@ -3,6 +3,7 @@ import type { Backend } from '../tensor/backends/backend.js';
 import { withBackend, getBackend } from '../tensor/backends/current.js';
 import { cpuBackend } from '../tensor/backends/cpu/cpu-backend.js';
 import { tensor } from '../tensor/creation.js';
+import { cast } from '../tensor/ops/shape/cast.js';
 import { FactlabError } from '../tensor/errors.js';
 import { fmt, sameShape } from '../tensor/shape.js';
 import { readConfig } from '../io/config/config.js';
@@ -15,6 +16,13 @@ import { loadTokenizer, type FactTokenizer } from '../io/tokenizer/index.js';
 export interface ModelLoadOptions {
   /** Where the parameters live (default: the current backend). */
   backend?: Backend;
+  /**
+   * The dtype in which to keep the blocks' projection weights (Mamba's in_proj, x_proj, dt_proj and out_proj;
+   * GPT-NeoX's attention and MLP matrices): float32 (the default), or float16 or bfloat16 to halve their memory.
+   * Products still compute in float32, from the 16-bit values widened exactly (rounded once, to nearest-even, when
+   * the checkpoint holds them in float32). Everything else stays float32.
+   */
+  matrices?: 'float32' | 'float16' | 'bfloat16';
 }
 
 function list(names: string[]): string {
@@ -43,12 +51,20 @@ export async function loadModel(dir: string, opts: ModelLoadOptions = {}): Promi
       if (!sameShape(info.shape, s.shape)) throw new FactlabError(`${dir}: tensor ${stored.get(s.name)} has shape ${fmt(info.shape)}, but config.json implies ${fmt(s.shape)}`);
     }
     const backend = opts.backend ?? getBackend();
+    const matrices = opts.matrices ?? 'float32';
+    if (!['float32', 'float16', 'bfloat16'].includes(matrices)) throw new FactlabError(`loadModel: matrices must be float32, float16 or bfloat16, not '${String(matrices)}'`);
     for (const s of specs) {
       // Checkpoints are read on the CPU; a tensor for another backend is uploaded and its CPU copy freed at once.
       const t = await withBackend(cpuBackend, () => ckpt.load(stored.get(s.name)!));
-      if (t.backend === backend) { params.set(s.name, t); continue; }
-      params.set(s.name, tensor(await t.data(), t.shape, { backend, dtype: t.dtype }));
-      t.dispose();
+      let onto = t.backend === backend ? t : tensor(await t.data(), t.shape, { backend, dtype: t.dtype });
+      if (onto !== t) t.dispose();
+      // Narrowed where the parameter lives: on a GPU that is one kernel, where the host would loop for seconds.
+      if (s.matrix && onto.dtype !== matrices) {
+        const narrow = cast(onto, matrices);
+        onto.dispose();
+        onto = narrow;
+      }
+      params.set(s.name, onto);
     }
   } catch (e) {
     for (const t of params.values()) t.dispose();

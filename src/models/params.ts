@@ -7,6 +7,8 @@ import type { GptNeoxConfig, MambaConfig, ModelConfig } from '../io/config/confi
 export interface ParamSpec {
   name: string;
   shape: number[];
+  /** A block's projection weight, read only as a matmul operand: it may be kept in 16 bits (ModelLoadOptions.matrices). */
+  matrix?: true;
 }
 
 function mambaParams(c: MambaConfig): ParamSpec[] {
@@ -16,16 +18,16 @@ function mambaParams(c: MambaConfig): ParamSpec[] {
     const p = `backbone.layers.${l}.`;
     out.push(
       { name: `${p}norm.weight`, shape: [d] },
-      { name: `${p}mixer.in_proj.weight`, shape: [2 * D, d] },
+      { name: `${p}mixer.in_proj.weight`, matrix: true, shape: [2 * D, d] },
       ...(c.projBias ? [{ name: `${p}mixer.in_proj.bias`, shape: [2 * D] }] : []),
       { name: `${p}mixer.conv1d.weight`, shape: [D, 1, K] },
       ...(c.convBias ? [{ name: `${p}mixer.conv1d.bias`, shape: [D] }] : []),
-      { name: `${p}mixer.x_proj.weight`, shape: [R + 2 * N, D] },
-      { name: `${p}mixer.dt_proj.weight`, shape: [D, R] },
+      { name: `${p}mixer.x_proj.weight`, matrix: true, shape: [R + 2 * N, D] },
+      { name: `${p}mixer.dt_proj.weight`, matrix: true, shape: [D, R] },
       { name: `${p}mixer.dt_proj.bias`, shape: [D] },
       { name: `${p}mixer.A_log`, shape: [D, N] },
       { name: `${p}mixer.D`, shape: [D] },
-      { name: `${p}mixer.out_proj.weight`, shape: [d, D] },
+      { name: `${p}mixer.out_proj.weight`, matrix: true, shape: [d, D] },
       ...(c.projBias ? [{ name: `${p}mixer.out_proj.bias`, shape: [d] }] : []),
     );
   }
@@ -42,10 +44,10 @@ function neoxParams(c: GptNeoxConfig): ParamSpec[] {
     out.push(
       { name: `${p}input_layernorm.weight`, shape: [d] }, { name: `${p}input_layernorm.bias`, shape: [d] },
       { name: `${p}post_attention_layernorm.weight`, shape: [d] }, { name: `${p}post_attention_layernorm.bias`, shape: [d] },
-      { name: `${p}attention.query_key_value.weight`, shape: [3 * d, d] }, { name: `${p}attention.query_key_value.bias`, shape: [3 * d] },
-      { name: `${p}attention.dense.weight`, shape: [d, d] }, { name: `${p}attention.dense.bias`, shape: [d] },
-      { name: `${p}mlp.dense_h_to_4h.weight`, shape: [m, d] }, { name: `${p}mlp.dense_h_to_4h.bias`, shape: [m] },
-      { name: `${p}mlp.dense_4h_to_h.weight`, shape: [d, m] }, { name: `${p}mlp.dense_4h_to_h.bias`, shape: [d] },
+      { name: `${p}attention.query_key_value.weight`, matrix: true, shape: [3 * d, d] }, { name: `${p}attention.query_key_value.bias`, shape: [3 * d] },
+      { name: `${p}attention.dense.weight`, matrix: true, shape: [d, d] }, { name: `${p}attention.dense.bias`, shape: [d] },
+      { name: `${p}mlp.dense_h_to_4h.weight`, matrix: true, shape: [m, d] }, { name: `${p}mlp.dense_h_to_4h.bias`, shape: [m] },
+      { name: `${p}mlp.dense_4h_to_h.weight`, matrix: true, shape: [d, m] }, { name: `${p}mlp.dense_4h_to_h.bias`, shape: [d] },
     );
   }
   out.push({ name: 'gpt_neox.final_layer_norm.weight', shape: [d] }, { name: 'gpt_neox.final_layer_norm.bias', shape: [d] });

@@ -17,14 +17,14 @@ const every = [[false, false], [false, true], [true, false], [true, true]] as co
 const plans: [MatmulPlan, readonly (readonly [boolean, boolean])[]][] = [
   [{ tm: 8, bk: 8, splits: 1 }, every], [{ tm: 8, bk: 8, splits: 3 }, every], [{ tm: 4, bk: 16, splits: 1 }, every],
   [{ tm: 4, bk: 16, splits: 2 }, every], [{ tm: 8, bk: 16, splits: 2 }, [[false, true]]],
-  [{ tm: 8, bk: 8, splits: 1, vec4: true, double: true }, every], [{ tm: 8, bk: 8, splits: 3, vec4: true }, every],
-  [{ tm: 4, bk: 16, splits: 2, vec4: true, double: true }, every], [{ tm: 8, bk: 8, splits: 1, double: true }, [[true, false]]],
+  [{ tm: 8, bk: 8, splits: 1, vec4: 'both', double: true }, every], [{ tm: 8, bk: 8, splits: 3, vec4: 'a' }, every], [{ tm: 8, bk: 8, splits: 1, vec4: 'b' }, every],
+  [{ tm: 4, bk: 16, splits: 2, vec4: 'both', double: true }, every], [{ tm: 8, bk: 8, splits: 1, double: true }, [[true, false]]],
 ];
 // Odd sizes exercise every edge guard and turn vec4 reads off; sizes that are multiples of 4 turn them on.
 const sizes = [[70, 150, 133], [68, 152, 132]] as const;
 
 for (const [p, layouts] of plans) {
-  const extras = `${p.vec4 ? ', vec4 reads' : ''}${p.double ? ', two buffers' : ''}`;
+  const extras = `${p.vec4 ? `, vec4 reads of ${p.vec4}` : ''}${p.double ? ', two buffers' : ''}`;
   test(`matmul with ${16 * p.tm}² tiles, BK ${p.bk}, ${p.splits} K split(s)${extras} equals the CPU product`, async () => {
     for (const [m, k, n] of p.vec4 ? sizes : sizes.slice(0, 1)) for (const [tA, tB] of layouts) {
       const a = values(m * k, 3), b = values(k * n, 4);

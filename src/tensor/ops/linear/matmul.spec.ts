@@ -3,6 +3,13 @@ import { tensor } from '../../creation.js';
 import { linear, matmul } from './matmul.js';
 import { f32, values } from '../../testing/reference.js';
 import type { Tensor } from '../../tensor.js';
+import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../../dtype.js';
+
+/** values rounded to a 16-bit storage format: the bits, and the float32 values they stand for. */
+function stored16(v: number[], dtype: 'float16' | 'bfloat16'): { bits: Uint16Array; wide: number[] } {
+  const bits = Uint16Array.from(v, dtype === 'float16' ? float32ToFloat16 : float32ToBfloat16);
+  return { bits, wide: Array.from(bits, dtype === 'float16' ? float16ToFloat32 : bfloat16ToFloat32) };
+}
 
 /** Naive float64 product of op(A)[m,k]·op(B)[k,n] for one batch item. */
 function naive(a: number[], b: number[], m: number, k: number, n: number, tA: boolean, tB: boolean): number[] {
@@ -28,6 +35,24 @@ const forward: ForwardCase[] = [...cases, ...gpuPaths].map(([m, k, n, tA, tB], i
       actual: matmul(tensor(a, tA ? [k, m] : [m, k]), tensor(b, tB ? [n, k] : [k, n]), { transA: tA, transB: tB }),
       expected: naive(a, b, m, k, n, tA, tB), shapes: [[m, n]], atol: 1e-5, rtol: 1e-4,
     };
+  },
+}));
+
+// 16-bit operands (weights kept at half the memory), in every layout and on both GPU tile paths.
+const halves: [number, number, number, boolean, boolean, 'a' | 'b', 'float16' | 'bfloat16'][] = [
+  [17, 9, 33, false, true, 'b', 'bfloat16'], [8, 13, 5, true, false, 'b', 'float16'], [130, 20, 260, false, true, 'b', 'float16'],
+  [140, 11, 133, false, false, 'b', 'bfloat16'], [5, 1500, 70, false, true, 'b', 'bfloat16'], [6, 4, 19, true, true, 'a', 'bfloat16'],
+  [131, 19, 129, true, false, 'a', 'float16'],
+];
+halves.forEach(([m, k, n, tA, tB, which, dtype], i) => forward.push({
+  op: 'matmul', name: `${m}x${k}x${n} tA=${tA} tB=${tB}, ${which === 'a' ? 'A' : 'B'} in ${dtype}`,
+  run() {
+    let a = f32(values(m * k, 70 + i)), b = f32(values(k * n, 90 + i));
+    const h = stored16(which === 'a' ? a : b, dtype);
+    if (which === 'a') a = h.wide; else b = h.wide;
+    const A = which === 'a' ? tensor(h.bits, tA ? [k, m] : [m, k], { dtype }) : tensor(a, tA ? [k, m] : [m, k]);
+    const B = which === 'b' ? tensor(h.bits, tB ? [n, k] : [k, n], { dtype }) : tensor(b, tB ? [n, k] : [k, n]);
+    return { actual: matmul(A, B, { transA: tA, transB: tB }), expected: naive(a, b, m, k, n, tA, tB), shapes: [[m, n]], atol: 1e-5, rtol: 1e-4 };
   },
 }));
 
@@ -77,5 +102,6 @@ export const spec: OpSpec = {
     { op: 'matmul', name: 'inner dimensions differ', run: () => matmul(tensor(values(6, 1), [2, 3]), tensor(values(8, 2), [4, 2])), message: /matmul: inner dimensions differ \(3 vs 4; transA=false, transB=false\) \(inputs: #\d+ float32\[2,3\], #\d+ float32\[4,2\]\)/ },
     { op: 'matmul', name: 'batch dimensions differ', run: () => matmul(tensor(values(12, 1), [2, 2, 3]), tensor(values(18, 2), [3, 3, 2])), message: /matmul: batch dimensions \[2\] and \[3\] differ/ },
     { op: 'matmul', name: 'rank 1', run: () => matmul(tensor([1, 2]), tensor([1, 2])), message: /matmul: operands must have rank 2 or more/ },
+    { op: 'matmul', name: 'int32 operand', run: () => matmul(tensor(Int32Array.from([1, 2, 3, 4]), [2, 2]), tensor(values(4, 2), [2, 2])), message: /matmul: operands must be float32, float16 or bfloat16 \(inputs: #\d+ int32\[2,2\]/ },
   ],
 };

@@ -2,7 +2,8 @@ import { defineOp, runOp } from '../../op.js';
 import { opError } from '../../errors.js';
 import { fmt, sameShape, sizeOf } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
-import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
+import { cpuData, cpuF32 } from '../../backends/cpu/cpu-backend.js';
+import { widenInto } from '../shape/cast.js';
 import { matmulCpu } from '../../backends/cpu/wasm.js';
 import { reshape } from '../shape/reshape.js';
 import { sumTo } from '../shape/broadcast.js';
@@ -16,11 +17,22 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
+/** 16-bit operands (weights stored at half the memory) are widened as they are read; the product is float32. */
+const COMPUTABLE = new Set(['float32', 'float16', 'bfloat16']);
+
+/** A float32 view of a CPU operand: its own array, or a widened copy of a 16-bit one. */
+function f32Of(t: Tensor): Float32Array {
+  if (t.dtype === 'float32') return cpuF32(t);
+  const out = new Float32Array(t.size);
+  widenInto(t.dtype, cpuData(t), out);
+  return out;
+}
+
 interface Dims { batch: number; m: number; k: number; n: number; batchShape: number[]; aBatched: boolean; bBatched: boolean }
 
 function dims(inputs: readonly Tensor[], { transA = false, transB = false }: MatmulOptions): Dims {
   const [a, b] = inputs as [Tensor, Tensor];
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') throw opError('matmul', 'operands must be float32', inputs);
+  if (!COMPUTABLE.has(a.dtype) || !COMPUTABLE.has(b.dtype)) throw opError('matmul', 'operands must be float32, float16 or bfloat16', inputs);
   if (a.rank < 2 || b.rank < 2) throw opError('matmul', 'operands must have rank 2 or more', inputs);
   const [m, ka] = transA ? [a.shape[a.rank - 1]!, a.shape[a.rank - 2]!] : [a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
   const [kb, n] = transB ? [b.shape[b.rank - 1]!, b.shape[b.rank - 2]!] : [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];
@@ -33,7 +45,8 @@ function dims(inputs: readonly Tensor[], { transA = false, transB = false }: Mat
 }
 
 /**
- * C = op(A)·op(B) over matching batch dimensions; an operand of rank 2 is shared by every batch item.
+ * C = op(A)·op(B) over matching batch dimensions; an operand of rank 2 is shared by every batch item. Either
+ * operand may be float16 or bfloat16 (a weight kept at half the memory): it is widened exactly as it is read.
  * The CPU kernel is WebAssembly SIMD (matmul.as.ts), split over worker threads.
  */
 const matmulOp = defineOp<MatmulOptions>({
@@ -45,7 +58,7 @@ const matmulOp = defineOp<MatmulOptions>({
   kernels: {
     cpu({ inputs: [a, b], outputs: [c], attrs }) {
       const d = dims([a!, b!], attrs);
-      matmulCpu(cpuF32(a!), cpuF32(b!), cpuF32(c!), {
+      matmulCpu(f32Of(a!), f32Of(b!), cpuF32(c!), {
         batch: d.batch, m: d.m, k: d.k, n: d.n,
         transA: attrs.transA ?? false, transB: attrs.transB ?? false,
         strideA: d.aBatched ? d.m * d.k : 0, strideB: d.bBatched ? d.k * d.n : 0,

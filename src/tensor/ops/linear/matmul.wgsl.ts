@@ -1,4 +1,5 @@
 import type { Tensor } from '../../tensor.js';
+import type { DType } from '../../dtype.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
 
 /**
@@ -6,8 +7,9 @@ import { launch, withScratch } from '../../backends/webgpu/kernel.js';
  * block held in registers (T = 16·TM): 128×128 tiles with 8×8 blocks where both sides of C are large, 64×64 with
  * 4×4 otherwise (fewer wasted rows for the few-token products of patching and editing). Slabs of A and B, BK deep,
  * are staged through workgroup memory as vec4s, so the inner loop does TM² multiply-adds per 2·TM/4 vec4 reads;
- * the next slab is fetched into registers while the current one is multiplied. Rows of the staged slabs are padded
- * by one vec4 so that the scalar stores of a warp spread over the memory banks.
+ * the next slab is fetched into registers while the current one is multiplied, as vec4s where the layout allows it
+ * (`vec4Choice`). Rows of the staged slabs are padded by one vec4 so that the scalar stores of a warp spread over the
+ * memory banks.
  *
  * A product with too few tiles to fill the GPU (a 16-row activation times a 2560-wide weight: 40 tiles on 132
  * multiprocessors, each running a 5120-long loop) is split along K: each split writes its partial product to
@@ -23,7 +25,7 @@ export interface MatmulDims { batch: number; m: number; k: number; n: number; tr
  * from memory as vec4s where its layout allows it (see `vec4Reads`); `double` stages slabs through two buffers of
  * workgroup memory, so one barrier per slab suffices where one buffer needs two.
  */
-export interface MatmulPlan { tm: 4 | 8; bk: number; splits: number; vec4?: boolean; double?: boolean }
+export interface MatmulPlan { tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean }
 
 /** Workgroups that keep an H100 (132 multiprocessors) busy; fewer tiles than this get a K split. */
 const BUSY = 264;
@@ -36,7 +38,18 @@ export function plan(d: MatmulDims): MatmulPlan {
   const tiles = d.batch * Math.ceil(d.m / t) * Math.ceil(d.n / t);
   let splits = 1;
   if (tiles < BUSY && d.k >= 2 * MIN_SPLIT_K) splits = Math.min(Math.ceil(BUSY / tiles), Math.floor(d.k / MIN_SPLIT_K), 32);
-  return { tm, bk: tm === 8 ? 8 : 16, splits };
+  return { tm, bk: tm === 8 ? 8 : 16, splits, vec4: vec4Choice(d) };
+}
+
+/**
+ * Which operands to read as vec4s, as measured on the H100 (bench/results/matmul.md, 2026-11-24 23:40): when both
+ * operands are contiguous along K (A·Bᵀ, a linear layer) or both are not, vec4 reads of both (13–17% faster); when
+ * one is and one is not (A·B), only the one that is not: vec4 reads of the K-contiguous one alone made it slower.
+ */
+function vec4Choice(d: MatmulDims): 'a' | 'b' | 'both' {
+  const aAlongK = !d.transA, bAlongK = d.transB;
+  if (aAlongK === bAlongK) return 'both';
+  return aAlongK ? 'b' : 'a';
 }
 
 let forced: MatmulPlan | null = null;
@@ -49,11 +62,19 @@ export function forceMatmulPlan(p: MatmulPlan | null): void { forced = p; }
  */
 export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: MatmulPlan): [boolean, boolean] {
   if (!p.vec4 || (16 * p.tm * p.bk) % 1024 !== 0) return [false, false];
-  const ok = (t: Tensor, inner: number, stride: number) => inner % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
-  return [ok(a, d.transA ? d.m : d.k, d.strideA), ok(b, d.transB ? d.k : d.n, d.strideB)];
+  const ok = (t: Tensor, inner: number, stride: number) => t.dtype === 'float32' && inner % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
+  return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-function tileSource(d: MatmulDims, { tm, bk, double = false }: MatmulPlan, [va, vb]: readonly [boolean, boolean]): string {
+/** How a kernel reads one element of an operand: float32 as it is, 16-bit storage widened exactly. */
+function widener(name: 'a' | 'b', dtype: DType, vec: boolean): string {
+  if (vec) return '';
+  if (dtype === 'bfloat16') return `fn wide_${name}(i: u32) -> f32 { return bitcast<f32>(bits_${name}(i) << 16u); }`;
+  if (dtype === 'float16') return `fn wide_${name}(i: u32) -> f32 { return unpack2x16float(bits_${name}(i)).x; }`;
+  return `fn wide_${name}(i: u32) -> f32 { return ld_${name}(i); }`;
+}
+
+function tileSource(d: MatmulDims, { tm, bk, double = false }: MatmulPlan, [va, vb]: readonly [boolean, boolean], dtypes: readonly [DType, DType]): string {
   const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
@@ -71,7 +92,7 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: MatmulPlan, [va, 
     { let e = lid + ${q * 256}u; ${split}
       let g${idx} = ${base} + ${idx}; let gk = k0 + kk;
       r${name}${q} = 0.0;
-      if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = ld_${name}(${name}Off + ${at('g')}); } }`).join(''),
+      if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = wide_${name}(${name}Off + ${at('g')}); } }`).join(''),
         stash: (buf: number) => range(loads).map((q) => `
     { let e = lid + ${q * 256}u; ${split} ${S}[${buf * slab}u + kk * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}; }`).join(''),
       };
@@ -133,6 +154,8 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: MatmulPlan, [va, 
     workgroupBarrier();`).join('\n')}
   }`;
   return `
+${widener('a', dtypes[0], va)}
+${widener('b', dtypes[1], vb)}
 var<workgroup> As: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 @compute @workgroup_size(256)
@@ -164,10 +187,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
-function cachedSource(d: MatmulDims, p: MatmulPlan, vec: readonly [boolean, boolean]): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}`;
+function cachedSource(d: MatmulDims, p: MatmulPlan, vec: readonly [boolean, boolean], dtypes: readonly [DType, DType]): string {
+  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${dtypes[0]}|${dtypes[1]}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec)));
+  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, dtypes)));
   return code;
 }
 
@@ -180,7 +203,7 @@ function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: MatmulPl
     op: 'matmul', workgroupSize: 256,
     operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }],
     u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
-    code: cachedSource(d, p, vec),
+    code: cachedSource(d, p, vec, [a.dtype, b.dtype]),
     groups,
   });
 }

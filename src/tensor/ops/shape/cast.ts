@@ -37,7 +37,7 @@ function table(dtype: 'float16' | 'bfloat16'): Float32Array {
 }
 
 /** Writes the float32 value of each element of src (any dtype) into out. */
-function widenInto(dtype: DType, src: AnyTypedArray, out: Float32Array): void {
+export function widenInto(dtype: DType, src: AnyTypedArray, out: Float32Array): void {
   if (dtype === 'float16' || dtype === 'bfloat16') {
     const t = table(dtype);
     for (let i = 0; i < out.length; i++) out[i] = t[src[i]!]!;
