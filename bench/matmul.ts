@@ -90,7 +90,6 @@ async function main(o: Opts): Promise<void> {
   for (const s of shapes) {
     const flop = 2 * s.m * s.k * s.n;
     const chosen = plan({ batch: 1, m: s.m, k: s.k, n: s.n, transA: s.transA, transB: s.transB, strideA: 0, strideB: 0 });
-    if (s.bDtype !== 'float32') chosen.vec4 = chosen.vec4 === 'b' ? undefined : chosen.vec4 && 'a';
     const { ms, wallMs } = await time(gpu, s, o.reps, null);
     const tried = [];
     for (const v of variants) {

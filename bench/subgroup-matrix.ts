@@ -33,7 +33,10 @@ async function main(): Promise<void> {
   if (has('chromium-experimental-subgroup-matrix')) {
     const device = await adapter.requestDevice({
       requiredFeatures: ['subgroups', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[],
-      requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize },
+      requiredLimits: {
+        maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize,
+      },
     });
     const U = GPUBufferUsage;
     const buffer = (data: ArrayBufferView | number) => {
@@ -125,8 +128,12 @@ var<workgroup> ws: array<i32, ${words}>;
 }`);
       if (typeof p === 'string') { rates.push({ operands: from, accumulators: `${nl}×${nr}: ${p}`, ms: NaN, tops: NaN }); continue; }
       const out = buffer(groups * 256 * 4 * pairs.length);
+      // A binding or dispatch the device refuses would otherwise time an empty queue.
+      device.pushErrorScope('validation');
       dispatch(p, [input, out], groups);
       await device.queue.onSubmittedWorkDone();
+      const refused = await device.popErrorScope();
+      if (refused) { rates.push({ operands: from, accumulators: `${nl}×${nr}: ${refused.message.split('\n')[0]}`, ms: NaN, tops: NaN }); continue; }
       const reps = 5, t0 = performance.now();
       for (let r = 0; r < reps; r++) dispatch(p, [input, out], groups);
       await device.queue.onSubmittedWorkDone();

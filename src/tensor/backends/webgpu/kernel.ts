@@ -25,8 +25,9 @@ export interface Operand {
   /** Declares the array as atomic<u32> (float adds through compare-exchange); needs `write`. */
   atomic?: boolean;
   /**
-   * Declares a float32 operand as array<vec4<f32>>, read with `ld4_x(i)` for elements i..i+3; i and the tensor's
-   * offset must be multiples of 4 (wide reads where a kernel's layout allows them).
+   * Reads the operand four elements at a time with `ld4_x(i) -> vec4<f32>` (elements i..i+3; i and the tensor's
+   * offset must be multiples of 4): float32 is declared array<vec4<f32>>, a 16-bit dtype array<vec2<u32>>, widened
+   * exactly. For wide reads where a kernel's layout allows them.
    */
   vec4?: boolean;
 }
@@ -103,8 +104,8 @@ const is16 = (t: Tensor) => BYTES_PER_ELEMENT[t.dtype] === 2;
 
 function arrayType(o: Operand): string {
   if (o.atomic) return 'array<atomic<u32>>';
+  if (o.vec4) return is16(o.tensor) ? 'array<vec2<u32>>' : 'array<vec4<f32>>';
   if (is16(o.tensor)) return 'array<u32>';
-  if (o.vec4) return 'array<vec4<f32>>';
   return `array<${o.type ?? (o.tensor.dtype === 'int32' ? 'i32' : 'f32')}>`;
 }
 
@@ -112,8 +113,13 @@ function accessors(o: Operand): string {
   const n = o.name;
   if (o.atomic) return '';
   if (o.vec4) {
-    if (o.write || o.tensor.dtype !== 'float32') throw new FactlabError(`internal: vec4 operand '${n}' must be a float32 input`);
-    return `fn ld4_${n}(i: u32) -> vec4<f32> { return ${n}[(i + P.${n}_o) >> 2u]; }\n`;
+    if (o.write || o.tensor.dtype === 'int32') throw new FactlabError(`internal: vec4 operand '${n}' must be a float input`);
+    const at = `${n}[(i + P.${n}_o) >> 2u]`;
+    if (o.tensor.dtype === 'bfloat16') {
+      return `fn ld4_${n}(i: u32) -> vec4<f32> { let w = ${at}; return vec4<f32>(bitcast<f32>(w.x << 16u), bitcast<f32>(w.x & 0xffff0000u), bitcast<f32>(w.y << 16u), bitcast<f32>(w.y & 0xffff0000u)); }\n`;
+    }
+    if (o.tensor.dtype === 'float16') return `fn ld4_${n}(i: u32) -> vec4<f32> { let w = ${at}; return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)); }\n`;
+    return `fn ld4_${n}(i: u32) -> vec4<f32> { return ${at}; }\n`;
   }
   if (is16(o.tensor)) {
     return `fn bits_${n}(i: u32) -> u32 { let e = i + P.${n}_o; return (${n}[e >> 1u] >> ((e & 1u) << 4u)) & 0xffffu; }\n`
@@ -191,7 +197,8 @@ export interface Compiled { pipeline: GPUComputePipeline; layout: GPUBindGroupLa
  */
 function signature(spec: Launch, wg: number): string {
   let s = `${wg}|${spec.items ? 'i' : 'g'}|${spec.fault ? 'f' : ''}|${spec.subgroups ? 's' : ''}`;
-  for (const o of spec.operands) s += `|${o.name}:${o.write ? 'w' : ''}:${arrayType(o)}`;
+  // The dtype too: a wide read of float16 and of bfloat16 share an array type but widen differently.
+  for (const o of spec.operands) s += `|${o.name}:${o.write ? 'w' : ''}:${arrayType(o)}:${o.tensor.dtype}`;
   for (const w of spec.items?.sweep ?? []) s += `|~${w}`;
   for (const map of [spec.u32, spec.i32, spec.f32]) { s += '|'; for (const k in map) s += `${k},`; }
   for (const k in spec.f32Arrays) s += `|${k}[${spec.f32Arrays[k]!.length}]`;

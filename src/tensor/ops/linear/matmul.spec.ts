@@ -43,6 +43,9 @@ const halves: [number, number, number, boolean, boolean, 'a' | 'b', 'float16' | 
   [17, 9, 33, false, true, 'b', 'bfloat16'], [8, 13, 5, true, false, 'b', 'float16'], [130, 20, 260, false, true, 'b', 'float16'],
   [140, 11, 133, false, false, 'b', 'bfloat16'], [5, 1500, 70, false, true, 'b', 'bfloat16'], [6, 4, 19, true, true, 'a', 'bfloat16'],
   [131, 19, 129, true, false, 'a', 'float16'],
+  // Sizes that are multiples of 4 read 16-bit operands four at a time (both dtypes, both orientations, one process).
+  [12, 8, 132, false, false, 'b', 'float16'], [68, 16, 136, false, false, 'b', 'bfloat16'], [20, 64, 132, false, true, 'b', 'bfloat16'],
+  [132, 24, 68, true, false, 'a', 'bfloat16'],
 ];
 halves.forEach(([m, k, n, tA, tB, which, dtype], i) => forward.push({
   op: 'matmul', name: `${m}x${k}x${n} tA=${tA} tB=${tB}, ${which === 'a' ? 'A' : 'B'} in ${dtype}`,

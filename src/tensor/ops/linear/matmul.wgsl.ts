@@ -59,10 +59,11 @@ export function forceMatmulPlan(p: MatmulPlan | null): void { forced = p; }
 /**
  * Whether each operand's slabs can be read as vec4s: the axis contiguous in memory (K for A and for a transposed
  * B, M or N otherwise) and every offset into it must be multiples of 4, and a slab must hold whole vec4s per thread.
+ * A 16-bit operand is read four elements (two words) at a time too, and widened.
  */
 export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: MatmulPlan): [boolean, boolean] {
   if (!p.vec4 || (16 * p.tm * p.bk) % 1024 !== 0) return [false, false];
-  const ok = (t: Tensor, inner: number, stride: number) => t.dtype === 'float32' && inner % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
+  const ok = (t: Tensor, inner: number, stride: number) => inner % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
