@@ -1,5 +1,5 @@
 /** What every benchmark records beside its figures: when, on what machine, by which command, at which commit. */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execSync } from 'node:child_process';
@@ -30,7 +30,10 @@ export function writeBenchRecord(name: string, suffix: string, date: string, fig
   console.log(md);
   const root = fileURLToPath(new URL('../../', import.meta.url));
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  const file = join(root, 'bench/results', `${name}-${date.slice(0, 16).replace(':', '')}-${suffix}.json`);
+  // Two records of one name within a minute (a run and its variant) must not overwrite each other.
+  const stem = join(root, 'bench/results', `${name}-${date.slice(0, 16).replace(':', '')}-${suffix}`);
+  let file = `${stem}.json`;
+  for (let n = 2; existsSync(file); n++) file = `${stem}-${n}.json`;
   writeFileSync(file, JSON.stringify(figures, null, 2) + '\n');
   appendFileSync(join(root, `bench/results/${name}.md`), md + '\n');
   appendFileSync(join(root, 'docs/performance.md'), md + '\n');
