@@ -57,3 +57,21 @@ for (const [fixture, dtype] of [['mamba-tiny', 'bfloat16'], ['pythia-sequential'
 test('an unknown matrices dtype is one error', async () => {
   await assert.rejects(loadModel(join(FIXTURES, 'mamba-tiny'), { matrices: 'int8' as never }), refused(/loadModel: matrices must be float32, float16 or bfloat16, not 'int8'/));
 });
+
+test('FACTLAB_MATRICES gives the default for every load, and a bad value is one error naming it', async () => {
+  const was = process.env.FACTLAB_MATRICES;
+  try {
+    process.env.FACTLAB_MATRICES = 'bfloat16';
+    const m = await loadModel(join(FIXTURES, 'mamba-tiny'));
+    assert.equal(m.params.get('backbone.layers.0.mixer.in_proj.weight')!.dtype, 'bfloat16');
+    assert.equal(m.params.get('backbone.layers.0.mixer.conv1d.weight')!.dtype, 'float32');
+    m.dispose();
+    const f = await loadModel(join(FIXTURES, 'mamba-tiny'), { matrices: 'float32' });
+    assert.equal(f.params.get('backbone.layers.0.mixer.in_proj.weight')!.dtype, 'float32', 'the option wins over the variable');
+    f.dispose();
+    process.env.FACTLAB_MATRICES = 'fp8';
+    await assert.rejects(loadModel(join(FIXTURES, 'mamba-tiny')), refused(/FACTLAB_MATRICES must be float32, float16 or bfloat16, not 'fp8'/));
+  } finally {
+    if (was === undefined) delete process.env.FACTLAB_MATRICES; else process.env.FACTLAB_MATRICES = was;
+  }
+});

@@ -20,9 +20,18 @@ export interface ModelLoadOptions {
    * The dtype in which to keep the blocks' projection weights (Mamba's in_proj, x_proj, dt_proj and out_proj;
    * GPT-NeoX's attention and MLP matrices): float32 (the default), or float16 or bfloat16 to halve their memory.
    * Products still compute in float32, from the 16-bit values widened exactly (rounded once, to nearest-even, when
-   * the checkpoint holds them in float32). Everything else stays float32.
+   * the checkpoint holds them in float32). Everything else stays float32. The environment variable FACTLAB_MATRICES
+   * gives the default, so every command can take it.
    */
   matrices?: 'float32' | 'float16' | 'bfloat16';
+}
+
+/** FACTLAB_MATRICES sets `matrices` for every command (as FACTLAB_BACKEND sets the backend); none in a browser. */
+function matricesFromEnv(): ModelLoadOptions['matrices'] | undefined {
+  const v = typeof process === 'undefined' ? undefined : process.env?.FACTLAB_MATRICES?.trim();
+  if (!v) return undefined;
+  if (v !== 'float32' && v !== 'float16' && v !== 'bfloat16') throw new FactlabError(`FACTLAB_MATRICES must be float32, float16 or bfloat16, not '${v}'`);
+  return v;
 }
 
 function list(names: string[]): string {
@@ -51,7 +60,7 @@ export async function loadModel(dir: string, opts: ModelLoadOptions = {}): Promi
       if (!sameShape(info.shape, s.shape)) throw new FactlabError(`${dir}: tensor ${stored.get(s.name)} has shape ${fmt(info.shape)}, but config.json implies ${fmt(s.shape)}`);
     }
     const backend = opts.backend ?? getBackend();
-    const matrices = opts.matrices ?? 'float32';
+    const matrices = opts.matrices ?? matricesFromEnv() ?? 'float32';
     if (!['float32', 'float16', 'bfloat16'].includes(matrices)) throw new FactlabError(`loadModel: matrices must be float32, float16 or bfloat16, not '${String(matrices)}'`);
     for (const s of specs) {
       // Checkpoints are read on the CPU; a tensor for another backend is uploaded and its CPU copy freed at once.
