@@ -1,6 +1,7 @@
 /**
  * float32 is the only compute type; int32 carries token ids and indices; float16 and bfloat16 are storage
- * formats of checkpoints, widened with `cast` before use. All three 16-bit forms live in a Uint16Array.
+ * formats of checkpoints and of weights kept at half the memory, widened with `cast` before use (matmul widens its
+ * operands itself, as it reads them). Both 16-bit forms live in a Uint16Array.
  */
 export type DType = 'float32' | 'int32' | 'float16' | 'bfloat16';
 

@@ -42,9 +42,10 @@ export function plan(d: MatmulDims): MatmulPlan {
 }
 
 /**
- * Which operands to read as vec4s, as measured on the H100 (bench/results/matmul.md, 2026-11-24 23:40): when both
- * operands are contiguous along K (A·Bᵀ, a linear layer) or both are not, vec4 reads of both (13–17% faster); when
- * one is and one is not (A·B), only the one that is not: vec4 reads of the K-contiguous one alone made it slower.
+ * Which operands to read as vec4s, as measured on the H100 (bench/results/matmul.md, entries of 2026-11-24 23:36 and
+ * 23:46): when both operands are contiguous along K (A·Bᵀ, a linear layer) or both are not, vec4 reads of both
+ * (13–17% faster); when one is and one is not (A·B), only the one that is not: vec4 reads of the K-contiguous one
+ * alone made it slower.
  */
 function vec4Choice(d: MatmulDims): 'a' | 'b' | 'both' {
   const aAlongK = !d.transA, bAlongK = d.transB;
