@@ -26,12 +26,15 @@ export interface ModelLoadOptions {
   matrices?: 'float32' | 'float16' | 'bfloat16';
 }
 
-/** FACTLAB_MATRICES sets `matrices` for every command (as FACTLAB_BACKEND sets the backend); none in a browser. */
-function matricesFromEnv(): ModelLoadOptions['matrices'] | undefined {
-  const v = typeof process === 'undefined' ? undefined : process.env?.FACTLAB_MATRICES?.trim();
-  if (!v) return undefined;
-  if (v !== 'float32' && v !== 'float16' && v !== 'bfloat16') throw new FactlabError(`FACTLAB_MATRICES must be float32, float16 or bfloat16, not '${v}'`);
-  return v;
+/**
+ * `matrices` from the options, else from FACTLAB_MATRICES (which sets it for every command, as FACTLAB_BACKEND sets
+ * the backend; there is none in a browser), else float32; one error naming whichever gave a bad value.
+ */
+function matricesOf(opts: ModelLoadOptions): NonNullable<ModelLoadOptions['matrices']> {
+  const env = typeof process === 'undefined' ? undefined : process.env?.FACTLAB_MATRICES?.trim() || undefined;
+  const v: string = opts.matrices ?? env ?? 'float32';
+  if (v === 'float32' || v === 'float16' || v === 'bfloat16') return v;
+  throw new FactlabError(`${opts.matrices !== undefined ? 'loadModel: matrices' : 'FACTLAB_MATRICES'} must be float32, float16 or bfloat16, not '${v}'`);
 }
 
 function list(names: string[]): string {
@@ -60,8 +63,7 @@ export async function loadModel(dir: string, opts: ModelLoadOptions = {}): Promi
       if (!sameShape(info.shape, s.shape)) throw new FactlabError(`${dir}: tensor ${stored.get(s.name)} has shape ${fmt(info.shape)}, but config.json implies ${fmt(s.shape)}`);
     }
     const backend = opts.backend ?? getBackend();
-    const matrices = opts.matrices ?? matricesFromEnv() ?? 'float32';
-    if (!['float32', 'float16', 'bfloat16'].includes(matrices)) throw new FactlabError(`loadModel: matrices must be float32, float16 or bfloat16, not '${String(matrices)}'`);
+    const matrices = matricesOf(opts);
     for (const s of specs) {
       // Checkpoints are read on the CPU; a tensor for another backend is uploaded and its CPU copy freed at once.
       const t = await withBackend(cpuBackend, () => ckpt.load(stored.get(s.name)!));

@@ -3,6 +3,7 @@ import { BYTES_PER_ELEMENT } from '../../dtype.js';
 import { Tensor } from '../../tensor.js';
 import { FactlabError } from '../../errors.js';
 import { gpuStorage, WebGPUBackend, type FaultDescriber } from './webgpu-backend.js';
+import { wgslMath } from './wgsl-math.js';
 
 /**
  * Running a WGSL kernel: declarations generated from the operands and parameters, a pipeline cache keyed by the
@@ -11,7 +12,8 @@ import { gpuStorage, WebGPUBackend, type FaultDescriber } from './webgpu-backend
  *
  * Generated for every operand `x` (element offsets are in the parameter block, so views and windows need no
  * separate source): the array `x`, `ld_x(i)` / `st_x(i, v)` for element i of the tensor, and `bits_x(i)`, its
- * raw bits as u32 (16-bit dtypes are packed two to a u32 word; `stw_x(w, v)` writes word w of such an output).
+ * raw bits as u32 (16-bit dtypes are packed two to a u32 word; `stw_x(w, v)` writes word w of such an output, and
+ * `ld_x(i)` of a float16 or bfloat16 input is its float32 value).
  * Parameters are `P.<name>`. `flat_group(wid, nwg)` numbers the workgroups of a 2-D or 3-D grid.
  */
 export type ElemType = 'f32' | 'i32' | 'u32';
@@ -109,20 +111,24 @@ function arrayType(o: Operand): string {
   return `array<${o.type ?? (o.tensor.dtype === 'int32' ? 'i32' : 'f32')}>`;
 }
 
+/** The float32 value of 16 bits of a float16 or bfloat16 element (exact; f16_to_f32 is in every kernel that needs it). */
+function widen16(dtype: string, bits: string): string {
+  return dtype === 'bfloat16' ? `bitcast<f32>(${bits} << 16u)` : `bitcast<f32>(f16_to_f32(${bits}))`;
+}
+
 function accessors(o: Operand): string {
   const n = o.name;
   if (o.atomic) return '';
   if (o.vec4) {
     if (o.write || o.tensor.dtype === 'int32') throw new FactlabError(`internal: vec4 operand '${n}' must be a float input`);
     const at = `${n}[(i + P.${n}_o) >> 2u]`;
-    if (o.tensor.dtype === 'bfloat16') {
-      return `fn ld4_${n}(i: u32) -> vec4<f32> { let w = ${at}; return vec4<f32>(bitcast<f32>(w.x << 16u), bitcast<f32>(w.x & 0xffff0000u), bitcast<f32>(w.y << 16u), bitcast<f32>(w.y & 0xffff0000u)); }\n`;
-    }
-    if (o.tensor.dtype === 'float16') return `fn ld4_${n}(i: u32) -> vec4<f32> { let w = ${at}; return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)); }\n`;
-    return `fn ld4_${n}(i: u32) -> vec4<f32> { return ${at}; }\n`;
+    if (!is16(o.tensor)) return `fn ld4_${n}(i: u32) -> vec4<f32> { return ${at}; }\n`;
+    const half = (word: string, high: boolean) => widen16(o.tensor.dtype, high ? `(${word} >> 16u)` : `(${word} & 0xffffu)`);
+    return `fn ld4_${n}(i: u32) -> vec4<f32> { let w = ${at}; return vec4<f32>(${half('w.x', false)}, ${half('w.x', true)}, ${half('w.y', false)}, ${half('w.y', true)}); }\n`;
   }
   if (is16(o.tensor)) {
     return `fn bits_${n}(i: u32) -> u32 { let e = i + P.${n}_o; return (${n}[e >> 1u] >> ((e & 1u) << 4u)) & 0xffffu; }\n`
+      + `fn ld_${n}(i: u32) -> f32 { return ${widen16(o.tensor.dtype, `bits_${n}(i)`)}; }\n`
       + (o.write ? `fn stw_${n}(w: u32, v: u32) { ${n}[w + u32(i32(P.${n}_o) >> 1u)] = v; }\n`
         + `fn ldw_${n}(w: u32) -> u32 { return ${n}[w + u32(i32(P.${n}_o) >> 1u)]; }\n` : '');
   }
@@ -174,6 +180,7 @@ function source(spec: Launch, wg: number, fields: Field[]): string {
 }`);
   }
   lines.push('fn flat_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + nwg.x * (wid.y + nwg.y * wid.z); }');
+  if (spec.operands.some((o) => !o.atomic && o.tensor.dtype === 'float16')) lines.push(wgslMath('f16'));
   for (const o of spec.operands) lines.push(accessors(o));
   lines.push(spec.code);
   if (spec.items) {

@@ -8,6 +8,20 @@
  * `wgslMath('erf', ...)` gives the source of the named functions and everything they use, once each.
  */
 const LIB: Record<string, { deps: string[]; code: string }> = {
+  // float16 bits to float32 bits, exactly (subnormals included), where unpack2x16float may flush them.
+  f16: {
+    deps: [],
+    code: `
+fn f16_to_f32(h: u32) -> u32 {
+  let s = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  // Subnormal: m·2^-24, exact in float32 (a normal number there).
+  if (e == 0u) { return s | bitcast<u32>(f32(m) * 5.9604644775390625e-8); }
+  if (e == 31u) { return s | 0x7f800000u | (m << 13u); }
+  return s | ((e + 112u) << 23u) | (m << 13u);
+}`,
+  },
   special: {
     deps: [],
     code: `

@@ -1,5 +1,4 @@
 import type { Tensor } from '../../tensor.js';
-import type { DType } from '../../dtype.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
 
 /**
@@ -68,15 +67,7 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: MatmulPlan): [
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-/** How a kernel reads one element of an operand: float32 as it is, 16-bit storage widened exactly. */
-function widener(name: 'a' | 'b', dtype: DType, vec: boolean): string {
-  if (vec) return '';
-  if (dtype === 'bfloat16') return `fn wide_${name}(i: u32) -> f32 { return bitcast<f32>(bits_${name}(i) << 16u); }`;
-  if (dtype === 'float16') return `fn wide_${name}(i: u32) -> f32 { return unpack2x16float(bits_${name}(i)).x; }`;
-  return `fn wide_${name}(i: u32) -> f32 { return ld_${name}(i); }`;
-}
-
-function tileSource(d: MatmulDims, { tm, bk, double = false }: MatmulPlan, [va, vb]: readonly [boolean, boolean], dtypes: readonly [DType, DType]): string {
+function tileSource(d: MatmulDims, { tm, bk, double = false }: MatmulPlan, [va, vb]: readonly [boolean, boolean]): string {
   const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
@@ -94,7 +85,7 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: MatmulPlan, [va, 
     { let e = lid + ${q * 256}u; ${split}
       let g${idx} = ${base} + ${idx}; let gk = k0 + kk;
       r${name}${q} = 0.0;
-      if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = wide_${name}(${name}Off + ${at('g')}); } }`).join(''),
+      if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = ld_${name}(${name}Off + ${at('g')}); } }`).join(''),
         stash: (buf: number) => range(loads).map((q) => `
     { let e = lid + ${q * 256}u; ${split} ${S}[${buf * slab}u + kk * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}; }`).join(''),
       };
@@ -156,8 +147,6 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: MatmulPlan, [va, 
     workgroupBarrier();`).join('\n')}
   }`;
   return `
-${widener('a', dtypes[0], va)}
-${widener('b', dtypes[1], vb)}
 var<workgroup> As: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 @compute @workgroup_size(256)
@@ -189,10 +178,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
-function cachedSource(d: MatmulDims, p: MatmulPlan, vec: readonly [boolean, boolean], dtypes: readonly [DType, DType]): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${dtypes[0]}|${dtypes[1]}`;
+// 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
+function cachedSource(d: MatmulDims, p: MatmulPlan, vec: readonly [boolean, boolean]): string {
+  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, dtypes)));
+  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec)));
   return code;
 }
 
@@ -205,7 +195,7 @@ function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: MatmulPl
     op: 'matmul', workgroupSize: 256,
     operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }],
     u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
-    code: cachedSource(d, p, vec, [a.dtype, b.dtype]),
+    code: cachedSource(d, p, vec),
     groups,
   });
 }

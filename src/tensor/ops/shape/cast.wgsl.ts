@@ -4,18 +4,10 @@ import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
 /**
  * cast in WGSL, on raw bits in integer arithmetic: the float16 conversions are written out (as dtype.ts does)
  * rather than taken from unpack2x16float/pack2x16float, whose rounding and subnormal handling WGSL leaves to the
- * implementation, so that both backends give the same bits.
+ * implementation, so that both backends give the same bits. Widening float16 (`f16_to_f32`) comes with every kernel
+ * that has a float16 operand (kernel.ts).
  */
 export const CAST_HELPERS = `${wgslMath('special')}
-fn f16_to_f32(h: u32) -> u32 {
-  let s = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1fu;
-  let m = h & 0x3ffu;
-  // Subnormal: m·2^-24, exact in float32 (a normal number there).
-  if (e == 0u) { return s | bitcast<u32>(f32(m) * 5.9604644775390625e-8); }
-  if (e == 31u) { return s | 0x7f800000u | (m << 13u); }
-  return s | ((e + 112u) << 23u) | (m << 13u);
-}
 fn f32_to_f16(x: u32) -> u32 {
   let sign = (x >> 16u) & 0x8000u;
   let exp = (x >> 23u) & 0xffu;
