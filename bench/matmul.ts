@@ -2,8 +2,9 @@
  * float32 matmul throughput on the GPU, factlab beside PyTorch (TF32 off) in one run: the issue's two shapes (2048³
  * and 512×10240×2560), the few-row products of patching and editing a 2.8B model (16 or 384 rows against a
  * 2560×10240 weight), and Mamba's out_proj (K 5120). Each shape runs with the plan factlab picks and with every
- * forced tile plan of `--variants`, so one run both measures and tunes.
- *   node dist/bench/matmul.js [--shapes 2048x2048x2048:nn,...] [--variants 8x8s,4x16,8x8svd,...] [--reps 50] [--python python3] [--no-reference]
+ * forced plan of `--variants` (tile plans TMxBK[s][v|va|vb][d]; few-row plans rLANESxCOLS, for A·Bᵀ), so one run both
+ * measures and tunes.
+ *   node dist/bench/matmul.js [--shapes 2048x2048x2048:nn,...] [--variants 8x8s,4x16,8x8svd,r64x2,...] [--reps 50] [--python python3] [--no-reference]
  * Appends a table to bench/results/matmul.md and docs/performance.md and writes bench/results/matmul-<date>-gpu.json.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
 import { randn } from '../src/tensor/creation.js';
 import { matmul } from '../src/tensor/ops/linear/matmul.js';
 import { cast } from '../src/tensor/ops/shape/cast.js';
-import { forceMatmulPlan, plan, type MatmulPlan } from '../src/tensor/ops/linear/matmul.wgsl.js';
+import { forceMatmulPlan, plan, tilePlan, type MatmulPlan } from '../src/tensor/ops/linear/matmul.wgsl.js';
 
 interface Opts { shapes: string; variants: string; reps: number; python: string; reference: boolean }
 interface Shape { spec: string; m: number; k: number; n: number; transA: boolean; transB: boolean; bDtype: 'float32' | 'bfloat16' | 'float16' }
@@ -66,7 +67,7 @@ async function time(gpu: WebGPUBackend, s: Shape, reps: number, forced: MatmulPl
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-const planName = (p: MatmulPlan) => `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}`;
+const planName = (p: MatmulPlan) => (p.kind === 'rows' ? `few rows, ${p.lanes} lanes along K × ${p.cols} columns` : `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}`);
 
 async function main(o: Opts): Promise<void> {
   const loadAtStart = loadavg()[0]!;
@@ -79,22 +80,32 @@ async function main(o: Opts): Promise<void> {
     const r = spawnSync(o.python, [script, '--shapes', o.shapes, '--out', out], { stdio: ['ignore', 'inherit', 'inherit'] });
     reference = r.status === 0 && existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : { error: `${o.python} exited with ${r.status ?? r.error?.message}` };
   }
-  const variants = o.variants.split(',').filter(Boolean).map((v): MatmulPlan & { split: boolean } => {
+  const variants = o.variants.split(',').filter(Boolean).map((v): MatmulPlan & { split?: boolean } => {
+    const r = /^r(\d+)x(\d)$/.exec(v);
+    if (r) {
+      const lanes = Number(r[1]), cols = Number(r[2]);
+      if (![32, 64, 128, 256].includes(lanes) || ![1, 2, 4].includes(cols)) throw new Error(`--variants: '${v}' is not rLANESxCOLS with LANES 32, 64, 128 or 256 and COLS 1, 2 or 4`);
+      return { kind: 'rows', lanes, cols };
+    }
     const m = /^(\d)x(\d+)(s?)(v|va|vb|)(d?)$/.exec(v);
     const tm = Number(m?.[1]), bk = Number(m?.[2]);
-    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s][v|va|vb][d] with TM 4 or 8 and 16·TM·BK a multiple of 256`);
+    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s][v|va|vb][d] with TM 4 or 8 and 16·TM·BK a multiple of 256, nor rLANESxCOLS (the few-row kernel)`);
     const vec4 = ({ v: 'both', va: 'a', vb: 'b' } as const)[m[4] as 'v' | 'va' | 'vb'];
     return { tm, bk, splits: 1, split: m[3] === 's', ...(vec4 && { vec4 }), double: m[5] === 'd' };
   });
   const rows = [];
   for (const s of shapes) {
     const flop = 2 * s.m * s.k * s.n;
-    const chosen = plan({ batch: 1, m: s.m, k: s.k, n: s.n, transA: s.transA, transB: s.transB, strideA: 0, strideB: 0 });
+    const dims = { batch: 1, m: s.m, k: s.k, n: s.n, transA: s.transA, transB: s.transB, strideA: 0, strideB: 0 };
+    const chosen = plan(dims);
+    // A split variant takes the split the tile plan would choose.
+    const { splits } = tilePlan(dims);
     const { ms, wallMs } = await time(gpu, s, o.reps, null);
     const tried = [];
-    for (const v of variants) {
-      const { split, ...rest } = v;
-      const p = { ...rest, splits: split ? chosen.splits : 1 };
+    // The few-row kernel takes A·Bᵀ only.
+    for (const v of variants.filter((x) => x.kind !== 'rows' || s.transB)) {
+      let p: MatmulPlan = v;
+      if (v.kind !== 'rows') { const { split, ...rest } = v; p = { ...rest, splits: split ? splits : 1 }; }
       const t = await time(gpu, s, o.reps, p);
       tried.push({ plan: planName(p), ms: t.ms, tflops: flop / t.ms / 1e9 });
     }

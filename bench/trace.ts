@@ -10,7 +10,8 @@
  * per site, token and layer), `batched` (many patched rows per forward, each from the embeddings), `reuse-layers`
  * (batched, and each forward starts at the lowest layer its rows patch, from the residual stream cached by the
  * clean and corrupted runs) and `reuse` (the default: also at the first position they patch, from the states
- * cached by those runs). Then reference/trace_reference.py runs the paper's procedure in PyTorch on
+ * cached by those runs). Both reuse modes skip the patches of the token before the subject, which the two
+ * prompts share: restoring it restores what is already there (EngineOptions.skipUnchanged). Then reference/trace_reference.py runs the paper's procedure in PyTorch on
  * mamba-minimal, as romba does; when the weights are small enough to hand over, it gets the same weights and
  * the matrices are compared. Figures go to bench/results/trace-<date>T<hhmm>-<preset>.json,
  * bench/results/trace.md and docs/performance.md, with the machine, the date and the command.
@@ -30,7 +31,7 @@ import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
 import { byOp } from '../src/tensor/backends/webgpu/kernel-timer.js';
 import { Rng } from '../src/tensor/random.js';
 import { traceInput, tracePatches } from '../src/methods/tracing/trace.js';
-import { baseline, planBatches } from '../src/methods/tracing/engine.js';
+import { baseline, planBatches, sharedPrefix } from '../src/methods/tracing/engine.js';
 import { resolveTraceSite } from '../src/methods/tracing/sites.js';
 import type { TraceInput } from '../src/methods/tracing/types.js';
 
@@ -110,17 +111,17 @@ async function main(): Promise<void> {
     const ms: number[] = [];
     for (const [k, input] of inputs.entries()) {
       const t0 = performance.now();
-      const r = await traceInput(model, input, sites, { batchSize, reuse, reusePositions });
+      const r = await traceInput(model, input, sites, { batchSize, reuse, reusePositions, skipUnchanged: reuse });
       ms.push(performance.now() - t0);
       if (m === 'per-patch') scores[k] = r.sites.map((s) => s.scores);
       console.error(`factlab ${mode}: fact ${k}: ${(ms.at(-1)! / 1000).toFixed(2)} s`);
     }
     // The share of (row × layer × position) block computations done, against the same batches run whole.
-    const plan = planBatches(samplePatches, { nLayer: config.nLayer, T: o.tokens, batchSize, samples: 1, reuse: reusePositions ? 'positions' : reuse ? 'layers' : 'none' });
+    const plan = planBatches(samplePatches, { nLayer: config.nLayer, T: o.tokens, batchSize, samples: 1, reuse: reusePositions ? 'positions' : reuse ? 'layers' : 'none', shared: reuse ? sharedPrefix(inputs[0]!) : 0 });
     factlab[mode] = { msPerFact: ms, batchSize, reuse, reusePositions, work: plan.work / plan.workFromEmbeddings };
     if (o.profile && gpu) {
       let passes = 0;
-      const { kernels, dropped } = await gpu.timeKernels(() => traceInput(model, inputs[0]!, sites, { batchSize, reuse, reusePositions, onProgress: () => { passes++; } }), 1 << 20);
+      const { kernels, dropped } = await gpu.timeKernels(() => traceInput(model, inputs[0]!, sites, { batchSize, reuse, reusePositions, skipUnchanged: reuse, onProgress: () => { passes++; } }), 1 << 20);
       if (dropped > 0) console.error(`profile: ${dropped} kernels ran untimed`);
       factlab[mode]!.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(1), kernels: kernels.length + dropped, passes: passes - 1, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })) };
     }

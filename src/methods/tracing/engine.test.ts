@@ -4,7 +4,7 @@ import { randomModel } from '../../models/random.js';
 import { tinyMamba, tinyNeox } from '../../models/testing/tiny-configs.js';
 import { liveTensors } from '../../tensor/lifetime.js';
 import type { LanguageModel } from '../../models/model.js';
-import { baseline, forwardPatches, patchedProbs, planBatches, type Patch } from './engine.js';
+import { baseline, forwardPatches, patchedProbs, planBatches, sharedPrefix, type Patch } from './engine.js';
 import { traceInput, tracePatches } from './trace.js';
 import { resolveTraceSite } from './sites.js';
 import { noiseInput, paddedSwapInput, swapInput } from './testing.js';
@@ -62,11 +62,16 @@ for (const [name, model, siteNames] of cases) {
       let forwards = 0;
       // 16 rows of 6 tokens keep every matmul below the CPU kernel's 128-row switch to packed panels (a
       // different summation order), as one-patch forwards are: the two agree to the bit.
-      const batched = await traceInput(model, input, sites, { batchSize: 16, onProgress: (done) => { if (done > 0) forwards++; } });
-      const single = await traceInput(model, input, sites, { batchSize: 1 + S, reuse: false });
+      let reported = -1;
+      const batched = await traceInput(model, input, sites, { batchSize: 16, onProgress: (done) => { if (reported >= 0) forwards++; reported = done; } });
+      // Every patch computed, those before the subject too (which the batched run skips: they restore nothing new).
+      const single = await traceInput(model, input, sites, { batchSize: 1 + S, reuse: false, skipUnchanged: false });
       assert.deepEqual(batched, single);
+      const shared = sharedPrefix(input), skipped = sites.length * n * Math.max(0, shared - input.first);
+      assert.equal(shared, input.ids[0] === input.ids[input.T] ? 1 : 0, 'the prompts share their first token, unless one is padded');
       const patches = sites.length * (input.T - input.first) * n;
-      assert.equal(forwards, Math.ceil(patches / Math.floor(15 / S)));
+      assert.equal(forwards, Math.ceil((patches - skipped) / Math.floor(15 / S)));
+      assert.equal(reported, patches);
       // Larger batches cross that switch, and agree to float32 rounding.
       const large = await traceInput(model, input, sites, { batchSize: 64 });
       large.sites.forEach((s, k) => s.scores.forEach((row, t) => row.forEach((v, l) => assert.ok(Math.abs(v - single.sites[k]!.scores[t]![l]!) < 1e-6))));

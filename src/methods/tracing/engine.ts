@@ -44,6 +44,12 @@ export interface EngineOptions {
    * position 0. Results are the same to the bit (to float32 rounding where the kernels' blocking depends on rows).
    */
   reusePositions?: boolean;
+  /**
+   * Skip patches that restore only positions where every corrupted row still equals the clean row (the prompt's
+   * text before the subject, under noise or a swap of equally long subjects): the activations restored there are
+   * the ones already there, so such a run is the corrupted run and its p(answer) is `low` (default true).
+   */
+  skipUnchanged?: boolean;
   /** Called after each forward pass with the patched runs done so far and their total. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -61,6 +67,16 @@ export interface Baseline {
 }
 
 const samplesOf = (input: TraceInput) => input.noise?.length ?? 1;
+
+/** The leading positions where every corrupted row equals the clean row: the same id, the same mask, no noise. */
+export function sharedPrefix(input: TraceInput): number {
+  const { T, ids, mask, noise } = input;
+  const d = noise && noise.length > 0 ? noise[0]!.length / T : 0;
+  let t = 0;
+  while (t < T && ids[t] === ids[T + t] && (!mask || mask[t] === mask[T + t])
+    && !(noise ?? []).some((z) => z.subarray(t * d, (t + 1) * d).some((v) => v !== 0))) t++;
+  return t;
+}
 
 /** The ids and mask, from `position` on, of rows that are each the clean row (source −1) or a corrupted row of noise sample k. */
 function rowsData(input: TraceInput, sources: readonly number[], position = 0): { ids: Tensor; mask: Tensor | undefined } {
@@ -212,6 +228,8 @@ export function forwardPatches(model: LanguageModel, input: TraceInput, base: Ba
 /** How patches are grouped into forward passes: indices into the patch list, and the layer and position each pass starts at. */
 export interface BatchPlan {
   groups: { patches: number[]; start: number; position: number }[];
+  /** Patches that restore only positions within PlanOptions.shared: they change nothing, and run in no pass. */
+  unchanged: number[];
   /** Row × layer × position computations of the plan, and of the same batches run whole from the embeddings. */
   work: number;
   workFromEmbeddings: number;
@@ -226,6 +244,8 @@ export interface PlanOptions {
   samples: number;
   /** What the passes reuse: nothing (from the embeddings), the cached residuals (rows join at their first layer), or also the states (Mamba: passes start at their first position). */
   reuse?: 'none' | 'layers' | 'positions';
+  /** Leading positions where the corrupted rows equal the clean row (sharedPrefix); default 0. */
+  shared?: number;
 }
 
 /**
@@ -239,9 +259,13 @@ export function planBatches(patches: readonly Patch[], o: PlanOptions): BatchPla
   const per = Math.floor((batchSize - 1) / samples);
   const starts = patches.map((p) => startLayer(p, nLayer));
   const firsts = patches.map((p) => (reuse === 'positions' ? startPosition(p, T) : 0));
-  const order = patches.map((_, i) => i).sort((a, b) => firsts[a]! - firsts[b]! || starts[a]! - starts[b]! || a - b);
+  const shared = o.shared ?? 0;
+  const isUnchanged = (p: Patch) => p.positions.length > 0 && p.positions.every((t) => t < shared);
+  const unchanged = patches.flatMap((p, i) => (isUnchanged(p) ? [i] : []));
+  const order = patches.map((_, i) => i).filter((i) => !isUnchanged(patches[i]!)).sort((a, b) => firsts[a]! - firsts[b]! || starts[a]! - starts[b]! || a - b);
   const groups: BatchPlan['groups'] = [];
-  let work = 0, workFromEmbeddings = 0;
+  // Skipped patches count in the work the passes would have done from the embeddings.
+  let work = 0, workFromEmbeddings = unchanged.length * samples * nLayer * T;
   for (let i = 0; i < order.length; i += per) {
     const ids = order.slice(i, i + per);
     const fromEmbeddings = reuse === 'none' || ids.some((j) => starts[j]! < 0);
@@ -253,7 +277,7 @@ export function planBatches(patches: readonly Patch[], o: PlanOptions): BatchPla
     work += layers * (T - position);
     workFromEmbeddings += (1 + ids.length * samples) * nLayer * T;
   }
-  return { groups, work, workFromEmbeddings };
+  return { groups, unchanged, work, workFromEmbeddings };
 }
 
 /**
@@ -262,11 +286,15 @@ export function planBatches(patches: readonly Patch[], o: PlanOptions): BatchPla
  */
 export async function patchedProbs(model: LanguageModel, input: TraceInput, base: Baseline, patches: readonly Patch[], opts: EngineOptions = {}): Promise<Float64Array> {
   const S = samplesOf(input);
-  const plan = planBatches(patches, { nLayer: model.config.nLayer, T: input.T, batchSize: opts.batchSize ?? 256, samples: S, reuse: base.past ? 'positions' : base.residuals ? 'layers' : 'none' });
+  const plan = planBatches(patches, {
+    nLayer: model.config.nLayer, T: input.T, batchSize: opts.batchSize ?? 256, samples: S,
+    reuse: base.past ? 'positions' : base.residuals ? 'layers' : 'none', shared: (opts.skipUnchanged ?? true) ? sharedPrefix(input) : 0,
+  });
   const out = new Float64Array(patches.length);
+  for (const j of plan.unchanged) out[j] = base.low;
   const pasts = new PastCache();
-  let done = 0;
-  opts.onProgress?.(0, patches.length);
+  let done = plan.unchanged.length;
+  opts.onProgress?.(done, patches.length);
   try {
     for (const { patches: ids } of plan.groups) {
       const { run: r, rowsOf } = forwardPatches(model, input, base, ids.map((j) => patches[j]!), { pasts });

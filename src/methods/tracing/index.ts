@@ -1,7 +1,7 @@
 export * from './types.js';
 export { resolveTraceSite, defaultSiteNames, windowLayers, DEFAULT_WINDOW, type TraceSite } from './sites.js';
 export { prepareSwap, prepareNoise, type Prepared } from './prepare.js';
-export { baseline, patchedProbs, forwardPatches, planBatches, type BatchPlan, type PlanOptions, type PatchBatch, type Patch, type Restore, type EngineOptions, type Baseline } from './engine.js';
+export { baseline, patchedProbs, forwardPatches, planBatches, sharedPrefix, type BatchPlan, type PlanOptions, type PatchBatch, type Patch, type Restore, type EngineOptions, type Baseline } from './engine.js';
 export { PastCache } from './reuse.js';
 export { traceFact, traceInput, tracePatches, prepareFact, resolveSites, factTrace, type TraceOptions, type FactQuery } from './trace.js';
 export { sixRowTokens, collapseSixRows, averageSixRows, normalise, type SixRowAverage } from './aggregate.js';

@@ -1,5 +1,5 @@
 /**
- * Every tile plan of the WGSL matmul (matmul.wgsl.ts), forced, against the CPU backend's product: the ops suite
+ * Every tile plan and few-row plan of the WGSL matmul (matmul.wgsl.ts), forced, against the CPU backend's product: the ops suite
  * covers the plans that shapes choose by themselves; benchmarks also time the others.
  */
 import { test } from 'node:test';
@@ -9,7 +9,8 @@ import { cpuBackend } from '../../backends/cpu/cpu-backend.js';
 import { tensor } from '../../creation.js';
 import { values } from '../../testing/reference.js';
 import { matmul } from './matmul.js';
-import { forceMatmulPlan, type MatmulPlan } from './matmul.wgsl.js';
+import { forceMatmulPlan, plan, type MatmulPlan } from './matmul.wgsl.js';
+import type { RowsPlan } from './matmul-rows.wgsl.js';
 
 const gpu = await initWebGPU();
 const every = [[false, false], [false, true], [true, false], [true, true]] as const;
@@ -24,6 +25,7 @@ const plans: [MatmulPlan, readonly (readonly [boolean, boolean])[]][] = [
 const sizes = [[70, 150, 133], [68, 152, 132]] as const;
 
 for (const [p, layouts] of plans) {
+  if (p.kind === 'rows') continue;
   const extras = `${p.vec4 ? `, vec4 reads of ${p.vec4}` : ''}${p.double ? ', two buffers' : ''}`;
   test(`matmul with ${16 * p.tm}² tiles, BK ${p.bk}, ${p.splits} K split(s)${extras} equals the CPU product`, async () => {
     for (const [m, k, n] of p.vec4 ? sizes : sizes.slice(0, 1)) for (const [tA, tB] of layouts) {
@@ -42,3 +44,33 @@ for (const [p, layouts] of plans) {
     }
   });
 }
+
+// The few-row kernel (A·Bᵀ only), forced: every lane and column count, rows that fill a block, leave it ragged
+// or need a second block, odd K (scalar reads) and K a multiple of 4 (vec4 reads), A transposed or not, batches.
+const rowsPlans: RowsPlan[] = [32, 64, 128, 256].flatMap((lanes) => [1, 2, 4].map((cols) => ({ kind: 'rows' as const, lanes, cols })));
+test('the few-row matmul kernel equals the CPU product under every plan', async () => {
+  const shapes = [[1, 9, 5], [5, 1500, 70], [16, 64, 37], [20, 36, 9], [3, 8, 260]] as const;
+  for (const p of rowsPlans) for (const [m, k, n] of shapes) for (const tA of [false, true]) for (const batch of [1, 2]) {
+    const a = values(batch * m * k, 3), b = values(batch * k * n, 4);
+    const sa = tA ? [batch, k, m] : [batch, m, k], sb = [batch, n, k];
+    const want = await matmul(tensor(a, sa, { backend: cpuBackend }), tensor(b, sb, { backend: cpuBackend }), { transA: tA, transB: true }).data();
+    forceMatmulPlan(p);
+    try {
+      const got = await matmul(tensor(a, sa, { backend: gpu }), tensor(b, sb, { backend: gpu }), { transA: tA, transB: true }).data();
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      assert.ok(worst < 1e-4, `${p.lanes} lanes × ${p.cols} columns, ${batch}×${m}x${k}x${n} tA=${tA}: largest difference ${worst}`);
+    } finally {
+      forceMatmulPlan(null);
+    }
+  }
+});
+
+test('few-row products pick the few-row kernel, others the tiles', () => {
+  const d = { batch: 1, k: 2560, n: 10240, transA: false, transB: true, strideA: 0, strideB: 0 };
+  assert.deepEqual(plan({ ...d, m: 16 }), { kind: 'rows', lanes: 32, cols: 2 });
+  assert.equal(plan({ ...d, m: 17 }).kind ?? 'tiles', 'tiles');
+  assert.equal(plan({ ...d, m: 16, transB: false }).kind ?? 'tiles', 'tiles');
+  // Few columns (Mamba's x_proj, 192 of them) spread K over more lanes to keep the GPU busy.
+  assert.deepEqual(plan({ ...d, m: 16, k: 5120, n: 192 }), { kind: 'rows', lanes: 256, cols: 2 });
+});

@@ -25,7 +25,9 @@ function naive(a: number[], b: number[], m: number, k: number, n: number, tA: bo
 const cases: [number, number, number, boolean, boolean][] = [[1, 1, 1, false, false], [3, 0, 2, false, false], [3, 5, 7, false, false], [17, 9, 33, false, true], [8, 13, 5, true, false], [6, 4, 19, true, true], [33, 65, 17, false, true]];
 // Shapes that take each GPU path (matmul.wgsl.ts): 128-wide tiles with ragged edges, and products split along K.
 const gpuPaths: [number, number, number, boolean, boolean][] = [[130, 20, 260, false, true], [131, 19, 129, true, false], [129, 9, 140, true, true], [140, 11, 133, false, false],
-  [5, 1500, 70, false, true], [7, 1030, 9, true, false], [130, 600, 140, false, true], [131, 520, 129, true, true]];
+  [5, 1500, 70, false, true], [7, 1030, 9, true, false], [130, 600, 140, false, true], [131, 520, 129, true, true],
+  // Few rows against a B contiguous along K take the few-row kernel: vec4 reads (K a multiple of 4) or not.
+  [16, 64, 300, false, true], [12, 36, 5, true, true], [1, 2560, 40, false, true]];
 
 const forward: ForwardCase[] = [...cases, ...gpuPaths].map(([m, k, n, tA, tB], i) => ({
   op: 'matmul', name: `${m}x${k}x${n} tA=${tA} tB=${tB}`,

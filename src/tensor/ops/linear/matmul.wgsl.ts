@@ -1,5 +1,6 @@
 import type { Tensor } from '../../tensor.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
+import { launchRows, rowsPlan, type RowsPlan } from './matmul-rows.wgsl.js';
 
 /**
  * C = op(A)·op(B) in WGSL. A workgroup of 16×16 invocations computes a T×T output tile, each invocation a TM×TM
@@ -16,6 +17,9 @@ import { launch, withScratch } from '../../backends/webgpu/kernel.js';
  *
  * Transposes are baked into the source; batch items, splits, row tiles and column tiles are numbered flat over a
  * 2-D grid, so a batched product of any size is one dispatch (two when split).
+ *
+ * A linear layer applied to at most 16 rows (one prompt) takes the few-row kernel instead (matmul-rows.wgsl.ts):
+ * one dispatch that reads the weight once.
  */
 export interface MatmulDims { batch: number; m: number; k: number; n: number; transA: boolean; transB: boolean; strideA: number; strideB: number }
 
@@ -24,7 +28,9 @@ export interface MatmulDims { batch: number; m: number; k: number; n: number; tr
  * from memory as vec4s where its layout allows it (see `vec4Reads`); `double` stages slabs through two buffers of
  * workgroup memory, so one barrier per slab suffices where one buffer needs two.
  */
-export interface MatmulPlan { tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean }
+export interface TilePlan { kind?: 'tiles'; tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean }
+/** A product's kernel: tiles (`TilePlan`), or the few-row kernel of matmul-rows.wgsl.ts. */
+export type MatmulPlan = TilePlan | RowsPlan;
 
 /** Workgroups that keep an H100 (132 multiprocessors) busy; fewer tiles than this get a K split. */
 const BUSY = 264;
@@ -32,6 +38,10 @@ const BUSY = 264;
 const MIN_SPLIT_K = 256;
 
 export function plan(d: MatmulDims): MatmulPlan {
+  return rowsPlan(d) ?? tilePlan(d);
+}
+
+export function tilePlan(d: MatmulDims): TilePlan {
   const tm = d.m >= 128 && d.n >= 128 ? 8 : 4;
   const t = 16 * tm;
   const tiles = d.batch * Math.ceil(d.m / t) * Math.ceil(d.n / t);
@@ -61,13 +71,13 @@ export function forceMatmulPlan(p: MatmulPlan | null): void { forced = p; }
  * B, M or N otherwise) and every offset into it must be multiples of 4, and a slab must hold whole vec4s per thread.
  * A 16-bit operand is read four elements (two words) at a time too, and widened.
  */
-export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: MatmulPlan): [boolean, boolean] {
+export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [boolean, boolean] {
   if (!p.vec4 || (16 * p.tm * p.bk) % 1024 !== 0) return [false, false];
   const ok = (t: Tensor, inner: number, stride: number) => inner % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-function tileSource(d: MatmulDims, { tm, bk, double = false }: MatmulPlan, [va, vb]: readonly [boolean, boolean]): string {
+function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean]): string {
   const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
@@ -179,14 +189,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
-function cachedSource(d: MatmulDims, p: MatmulPlan, vec: readonly [boolean, boolean]): string {
+function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean]): string {
   const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}`;
   let code = sources.get(key);
   if (code === undefined) sources.set(key, (code = tileSource(d, p, vec)));
   return code;
 }
 
-function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: MatmulPlan, kPer: number): void {
+function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan, kPer: number): void {
   const t = 16 * p.tm;
   const tilesM = Math.ceil(d.m / t), tilesN = Math.ceil(d.n / t);
   const groups = p.splits * d.batch * tilesM * tilesN;
@@ -204,7 +214,12 @@ const SUM_SPLITS = 'fn item(i: u32) { var s = 0.0; for (var k = 0u; k < P.splits
 
 export function matmulGpu(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims): void {
   if (c.size === 0) return;
-  const p = forced ?? plan(d);
+  let p = forced ?? plan(d);
+  if (p.kind === 'rows') {
+    // A forced few-row plan on a product it cannot take (B not contiguous along K) runs as tiles.
+    if (d.transB) { launchRows(a, b, c, d, p); return; }
+    p = tilePlan(d);
+  }
   // Each split's K range is a whole number of slabs, so no split is empty (and K = 0 is one split writing zeros).
   const kPer = Math.ceil(Math.ceil(d.k / p.splits) / p.bk) * p.bk;
   const splits = d.k === 0 ? 1 : Math.ceil(d.k / kPer);

@@ -1,0 +1,127 @@
+import type { Tensor } from '../../tensor.js';
+import { backendOf, launch } from '../../backends/webgpu/kernel.js';
+import type { MatmulDims } from './matmul.wgsl.js';
+
+/**
+ * C = A·Bᵀ for few rows of A (a linear layer applied to one prompt: 1 to 16 token rows against a weight of
+ * millions of elements). The tile kernel wastes most of a 64-row tile on such a product and needs a K split and
+ * a second kernel to fill the GPU; reading the weight once is all the product should cost. Here each workgroup
+ * owns a few columns of C (rows of B, contiguous along K) for a block of up to 16 rows of A: `lanes` invocations
+ * stride along K together, reading B as vec4s so that a warp reads 512 contiguous bytes, each holding the partial
+ * dot products of every (row, column) pair it owns in registers; the lanes' partials are then summed through
+ * workgroup memory, in as many rounds as that memory needs. One dispatch, no scratch, and B is read once.
+ */
+export interface RowsPlan {
+  kind: 'rows';
+  /** Invocations that stride along K for one group of columns (a power of two from 32 to 256). */
+  lanes: number;
+  /** Columns of C each invocation accumulates (B rows read per step). */
+  cols: number;
+}
+
+/** Rows of A per workgroup: the accumulators are rows × cols registers per invocation. */
+export const ROW_BLOCK = 16;
+const WG = 256;
+/** Workgroups wanted for a product: about four per multiprocessor of an H100 keeps enough reads in flight. */
+const BUSY = 512;
+
+/** The few-row plan for a product (A·Bᵀ only: B must be contiguous along K), or null when the tile kernel should take it. */
+export function rowsPlan(d: MatmulDims): RowsPlan | null {
+  if (!d.transB || d.m > ROW_BLOCK || d.k === 0) return null;
+  const cols = d.m <= 8 ? 4 : 2;
+  // More lanes along K where there are too few columns to fill the GPU, but no more than K has vec4s for.
+  const lanesCap = Math.max(32, Math.min(WG, 2 ** Math.ceil(Math.log2(Math.ceil(d.k / 4)))));
+  let lanes = 32;
+  while (lanes < lanesCap && d.batch * Math.ceil(d.n / ((WG / lanes) * cols)) < BUSY) lanes *= 2;
+  return { kind: 'rows', lanes, cols };
+}
+
+/** Rounds of the lane sums: the fewest (a divisor of the accumulators per invocation) whose share fits in workgroup memory. */
+function sumRounds(rows: number, p: RowsPlan, maxWorkgroupStorage: number): number {
+  const J = rows * p.cols, bytesPer = (WG / p.lanes) * (p.lanes + 1) * 4;
+  for (let r = 1; r < J; r++) if (J % r === 0 && (J / r) * bytesPer <= maxWorkgroupStorage) return r;
+  return J;
+}
+
+/** Whether B (and A) can be read four elements at a time: K and every offset along it multiples of 4. */
+function vec4Along(t: Tensor, k: number, stride: number): boolean {
+  return k % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
+}
+
+function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, va: boolean, vb: boolean): string {
+  const { lanes, cols } = p, groups = WG / lanes, J = rows * cols, Jr = J / rounds, pitch = lanes + 1;
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  // Rows past M and columns past N read the last row or column (in bounds) and are never stored.
+  const rowAt = range(rows).map((m) => `let ar${m} = aOff + ${transA ? `min(r0 + ${m}u, P.M - 1u)` : `min(r0 + ${m}u, P.M - 1u) * P.K`};`).join(' ');
+  const colAt = range(cols).map((c) => `let bc${c} = bOff + min(n0 + ${c}u, P.N - 1u) * P.K;`).join(' ');
+  // A's element (row, k): contiguous along K unless A is transposed ([K, M]), where rows lie 1 apart and k P.M apart.
+  const aIndex = (m: number, dk: string) => (transA ? `ar${m} + (k${dk}) * P.M` : `ar${m} + k${dk}`);
+  let step: string, body: string;
+  if (vb) {
+    step = '4u';
+    const aLoad = (m: number) => (va ? `ld4_a(${aIndex(m, '')})` : `vec4<f32>(${range(4).map((q) => `ld_a(${aIndex(m, ` + ${q}u`)})`).join(', ')})`);
+    body = `${range(cols).map((c) => `let b${c} = ld4_b(bc${c} + k);`).join(' ')}
+      ${range(rows).map((m) => `{ let a = ${aLoad(m)}; ${range(cols).map((c) => `s${m * cols + c} = s${m * cols + c} + dot(a, b${c});`).join(' ')} }`).join('\n      ')}`;
+  } else {
+    step = '1u';
+    body = `${range(cols).map((c) => `let b${c} = ld_b(bc${c} + k);`).join(' ')}
+      ${range(rows).map((m) => `{ let a = ld_a(${aIndex(m, '')}); ${range(cols).map((c) => `s${m * cols + c} = fma(a, b${c}, s${m * cols + c});`).join(' ')} }`).join('\n      ')}`;
+  }
+  // Round r sums accumulators r·Jr … r·Jr + Jr − 1 of every invocation; o numbers (column group, accumulator) pairs.
+  const sums = range(rounds).map((r) => `
+  ${r > 0 ? 'workgroupBarrier();' : ''}
+  ${range(Jr).map((j) => `red[(sub * ${Jr}u + ${j}u) * ${pitch}u + lane] = s${r * Jr + j};`).join(' ')}
+  workgroupBarrier();
+  for (var o = lid; o < ${groups * Jr}u; o = o + ${WG}u) {
+    var t = 0.0;
+    for (var l = 0u; l < ${lanes}u; l = l + 1u) { t = t + red[o * ${pitch}u + l]; }
+    let j = ${r * Jr}u + o % ${Jr}u;
+    let row = r0 + j / ${cols}u;
+    let col = (cg * ${groups}u + o / ${Jr}u) * ${cols}u + j % ${cols}u;
+    if (row < P.M && col < P.N) { st_c(item * P.M * P.N + row * P.N + col, t); }
+  }`).join('');
+  return `
+var<workgroup> red: array<f32, ${groups * Jr * pitch}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = flat_group(wid, nwg);
+  if (g >= P.groups) { return; }
+  let cg = g % P.colGroups;
+  let rest = g / P.colGroups;
+  let r0 = (rest % P.rowBlocks) * ${rows}u;
+  let item = rest / P.rowBlocks;
+  let sub = lid / ${lanes}u;
+  let lane = lid % ${lanes}u;
+  let n0 = (cg * ${groups}u + sub) * ${cols}u;
+  let aOff = item * P.strideA;
+  let bOff = item * P.strideB;
+  ${rowAt}
+  ${colAt}
+  ${range(J).map((j) => `var s${j} = 0.0;`).join(' ')}
+  for (var k = lane * ${step}; k < P.K; k = k + ${lanes}u * ${step}) {
+      ${body}
+  }
+  ${sums}
+}`;
+}
+
+/** Sources by shape of the kernel: the same string object each time, so a launch neither rebuilds nor rehashes it. */
+const sources = new Map<string, string>();
+
+export function launchRows(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: RowsPlan): void {
+  const rows = Math.min(d.m, ROW_BLOCK);
+  const vb = vec4Along(b, d.k, d.strideB), va = vb && !d.transA && vec4Along(a, d.k, d.strideA);
+  const rounds = sumRounds(rows, p, backendOf(c).limits.maxWorkgroupStorage);
+  const key = `${rows}|${p.lanes}|${p.cols}|${rounds}|${+d.transA}${+va}${+vb}`;
+  let code = sources.get(key);
+  if (code === undefined) sources.set(key, (code = rowsSource(rows, p, rounds, d.transA, va, vb)));
+  const rowBlocks = Math.ceil(d.m / rows), colGroups = Math.ceil(d.n / ((WG / p.lanes) * p.cols));
+  const groups = d.batch * rowBlocks * colGroups;
+  launch({
+    op: 'matmul (few rows)', workgroupSize: WG,
+    operands: [{ name: 'a', tensor: a, vec4: va }, { name: 'b', tensor: b, vec4: vb }, { name: 'c', tensor: c, write: true }],
+    u32: { M: d.m, K: d.k, N: d.n, rowBlocks, colGroups, groups, strideA: d.strideA, strideB: d.strideB },
+    code,
+    groups,
+  });
+}
