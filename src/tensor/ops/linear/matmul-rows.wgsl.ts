@@ -22,13 +22,19 @@ export interface RowsPlan {
 /** Rows of A per workgroup: the accumulators are rows × cols registers per invocation. */
 export const ROW_BLOCK = 16;
 const WG = 256;
-/** Workgroups wanted for a product: about four per multiprocessor of an H100 keeps enough reads in flight. */
-const BUSY = 512;
+/**
+ * Workgroups wanted for a product: two per multiprocessor of an H100. Lanes are added only until then: measured
+ * there, a 16×2560·(10240×2560)ᵀ product ran at 10.6 TFLOP/s with 32 lanes, 9.2 with 64 and 7.9 with 128
+ * (bench/results/matmul.md, 2026-11-25 00:44).
+ */
+const BUSY = 264;
 
 /** The few-row plan for a product (A·Bᵀ only: B must be contiguous along K), or null when the tile kernel should take it. */
 export function rowsPlan(d: MatmulDims): RowsPlan | null {
   if (!d.transB || d.m > ROW_BLOCK || d.k === 0) return null;
-  const cols = d.m <= 8 ? 4 : 2;
+  // Four columns per invocation: each A vec4 read (from cache) serves four B reads' dot products. Measured faster
+  // than two at 12 and 16 rows (10.6 against 9.5 TFLOP/s at 16×2560×10240; 14.6 against 11.4 for a 50280-word head).
+  const cols = 4;
   // More lanes along K where there are too few columns to fill the GPU, but no more than K has vec4s for.
   const lanesCap = Math.max(32, Math.min(WG, 2 ** Math.ceil(Math.log2(Math.ceil(d.k / 4)))));
   let lanes = 32;
