@@ -63,15 +63,21 @@ function step(model: LanguageModel, input: Tensor, backward: boolean): Tensor {
   return value;
 }
 
-/** Median of 3 timed runs after a warm-up; each run ends when its one-number result is read back. */
+/**
+ * As reference/forward_bench.py times transformers: the median of RUNS timed runs after a warm-up of at least two
+ * runs and WARM_UP_MS (the first runs after loading or after another batch size are slower while the JIT, the buffer
+ * pool and the GPU's clocks settle). Each run ends when its one-number result is read back.
+ */
+const RUNS = 10, WARM_UP_MS = 1000;
 async function time(model: LanguageModel, gpu: WebGPUBackend | null, kind: Row['kind'], batch: number, T: number, profile: boolean): Promise<Row> {
   const input = ids(batch, T, model.config.vocabSize);
   try {
     const run = async () => { const out = step(model, input, kind !== 'forward'); await out.data(); out.dispose(); };
-    await run();
+    const start = performance.now();
+    for (let warm = 0; warm < 2 || performance.now() - start < WARM_UP_MS; warm++) await run();
     gpu?.resetPeakMemory();
     const ms: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < RUNS; i++) {
       const t0 = performance.now();
       await run();
       ms.push(performance.now() - t0);
@@ -130,7 +136,7 @@ function record(o: Opts, factlab: { shape: string; loadSeconds: number; weightBy
   const md = [
     `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${o.dir} (${factlab.shape}), ${o.tokens} tokens per row; factlab backend ${o.backend}; ${ref ? `transformers ${ref.transformers}, torch ${ref.torch} on ${ref.device}` : `reference: ${reference ? (reference as { error: string }).error : 'not run'}`}; ${machine.cpu}, ${machine.cores} cores; commit ${commit}`,
     '',
-    `Command: \`${command}\`. Median of 3 runs after a warm-up; memory is the peak GPU memory during the runs, weights included (factlab: buffers in use or pooled; torch: max_memory_allocated). factlab loaded the checkpoint in ${factlab.loadSeconds.toFixed(1)} s${factlab.weightBytes ? ` (${gib(factlab.weightBytes)} on the GPU)` : ''}.`,
+    `Command: \`${command}\`. Median of ${RUNS} runs after a warm-up of at least 2 runs and ${WARM_UP_MS / 1000} s; memory is the peak GPU memory during the runs, weights included (factlab: buffers in use or pooled; torch: max_memory_allocated). factlab loaded the checkpoint in ${factlab.loadSeconds.toFixed(1)} s${factlab.weightBytes ? ` (${gib(factlab.weightBytes)} on the GPU)` : ''}.`,
     '',
     `| pass | batch | factlab float32${o.matrices === 'float32' ? '' : ` (${o.matrices} matrices)`} | transformers float32 | transformers bfloat16 | factlab speed-up over float32 | over bfloat16 |`,
     '|---|---|---|---|---|---|---|',

@@ -5,8 +5,9 @@ float32 (TF32 off, as factlab computes) and in bfloat16, with the peak GPU memor
 
 If DIR holds no config.json, a random-weight model (make_full_size.full_size_model) is written there first, so that
 factlab then loads the very checkpoint timed here. Without the mamba_ssm kernels (not installed on the GPU machine)
-transformers' Mamba runs its PyTorch path. Each figure is the median of 3 runs after one warm-up; a batch that runs
-out of memory is recorded as such.
+transformers' Mamba runs its PyTorch path. Each figure is the median of 10 runs after a warm-up of at least two runs
+and one second (a shorter warm-up timed the first runs while clocks and caches settled, and the same pass read 102 to
+159 ms from one run to the next); a batch that runs out of memory is recorded as such.
 """
 import argparse
 import json
@@ -20,13 +21,20 @@ from transformers import AutoModelForCausalLM
 from make_full_size import full_size_model
 
 
+WARM_UP_SECONDS = 1.0
+RUNS = 10
+
+
 def timed(fn):
-    """Median milliseconds of 3 runs after a warm-up, and the peak memory allocated during them (bytes)."""
-    fn()
-    torch.cuda.synchronize()
+    """Median milliseconds of RUNS runs after the warm-up, and the peak memory allocated during them (bytes)."""
+    start, warm = time.perf_counter(), 0
+    while warm < 2 or time.perf_counter() - start < WARM_UP_SECONDS:
+        fn()
+        torch.cuda.synchronize()
+        warm += 1
     torch.cuda.reset_peak_memory_stats()
     times = []
-    for _ in range(3):
+    for _ in range(RUNS):
         t0 = time.perf_counter()
         fn()
         torch.cuda.synchronize()
