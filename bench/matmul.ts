@@ -51,8 +51,10 @@ async function time(gpu: WebGPUBackend, s: Shape, reps: number, forced: MatmulPl
     };
     // Keep the GPU busy for a while first: after the host's pauses (making operands) its clocks are down, and a
     // round of short products would be timed while they ramp up (the same kernel then read 10 to 30 TFLOP/s).
-    const warm = performance.now();
-    while (performance.now() - warm < 400) await run();
+    // With large products: repeating a product of a few microseconds leaves the GPU mostly idle, and few-row
+    // products measured first read up to 4× slower than the same plan forced right after (matmul.md, 2026-11-25 00:53).
+    await heat(gpu);
+    await run();
     const t0 = performance.now();
     await run();
     const wallMs = (performance.now() - t0) / reps;
@@ -64,6 +66,17 @@ async function time(gpu: WebGPUBackend, s: Shape, reps: number, forced: MatmulPl
     forceMatmulPlan(null);
     a.dispose(); b.dispose();
   }
+}
+
+/** Runs 2048³ products for 0.4 s, so that the GPU's clocks are up when a measurement starts. */
+async function heat(gpu: WebGPUBackend): Promise<void> {
+  const a = randn([2048, 2048], 3), b = randn([2048, 2048], 4);
+  const start = performance.now();
+  while (performance.now() - start < 400) {
+    for (let i = 0; i < 10; i++) matmul(a, b).dispose();
+    await gpu.sync();
+  }
+  a.dispose(); b.dispose();
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;

@@ -31,7 +31,7 @@ import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
 import { byOp } from '../src/tensor/backends/webgpu/kernel-timer.js';
 import { Rng } from '../src/tensor/random.js';
 import { traceInput, tracePatches } from '../src/methods/tracing/trace.js';
-import { baseline, planBatches, sharedPrefix } from '../src/methods/tracing/engine.js';
+import { planBatches, sharedPrefix } from '../src/methods/tracing/engine.js';
 import { resolveTraceSite } from '../src/methods/tracing/sites.js';
 import type { TraceInput } from '../src/methods/tracing/types.js';
 
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg()[0]!;
   const o = new Command('trace-bench')
     .option('--preset <name>', Object.keys(PRESETS).join(' or '), 'small')
-    .option('--facts <n>', 'facts timed per mode (after one warm-up forward)', (v) => Number(v), 2)
+    .option('--facts <n>', 'facts timed per mode (after one untimed fact)', (v) => Number(v), 2)
     .option('--tokens <n>', 'prompt length', (v) => Number(v), 12)
     .option('--batch-size <list>', 'rows per forward in the batched modes; a comma-separated list runs each of them at each size', '256')
     .option('--backend <name>', 'cpu or webgpu', 'cpu')
@@ -101,13 +101,15 @@ async function main(): Promise<void> {
   const factlab: Record<string, FactlabMode> = {};
   const samplePatches = tracePatches(inputs[0]!, sites, config.nLayer);
   const scores: Record<string, number[][][]> = {};
-  (await baseline(model, inputs[0]!)).dispose(); // warm-up: kernels compiled, memory grown
-  const sizes = o.batchSize.split(',').map(Number);
+    const sizes = o.batchSize.split(',').map(Number);
   if (sizes.some((b) => !Number.isInteger(b) || b < 2)) throw new Error(`--batch-size: integers of at least 2, got ${o.batchSize}`);
   const runs = modes.flatMap((mode): { mode: Mode; batchSize: number }[] => (mode === 'per-patch' ? [{ mode, batchSize: 2 }] : sizes.map((batchSize) => ({ mode, batchSize }))));
   for (const { mode: m, batchSize } of runs) {
     const mode = sizes.length > 1 && m !== 'per-patch' ? `${m} @${batchSize}` : m;
     const reuse = m.startsWith('reuse'), reusePositions = m === 'reuse';
+    // One fact untimed first: it compiles the kernels of every pass shape and grows the buffer pool, which made
+    // the first timed fact 1.7× slower than the next (bench/results/trace.md, 2026-11-25 01:03).
+    await traceInput(model, inputs[0]!, sites, { batchSize, reuse, reusePositions, skipUnchanged: reuse });
     const ms: number[] = [];
     for (const [k, input] of inputs.entries()) {
       const t0 = performance.now();

@@ -24,8 +24,8 @@ export const ROW_BLOCK = 16;
 const WG = 256;
 /**
  * Workgroups wanted for a product: two per multiprocessor of an H100. Lanes are added only until then: measured
- * there, a 16×2560·(10240×2560)ᵀ product ran at 10.6 TFLOP/s with 32 lanes, 9.2 with 64 and 7.9 with 128
- * (bench/results/matmul.md, 2026-11-25 00:44).
+ * there with four columns, a 16×2560·(10240×2560)ᵀ product ran at 10.6 TFLOP/s with 32 lanes, 11.1 with 64, 9.5
+ * with 128 and 5.8 with 256, and a 50280-word head 14.5, 13.7, 11.7 and 6.8 (bench/results/matmul.md, 2026-11-25 00:53).
  */
 const BUSY = 264;
 
@@ -33,7 +33,8 @@ const BUSY = 264;
 export function rowsPlan(d: MatmulDims): RowsPlan | null {
   if (!d.transB || d.m > ROW_BLOCK || d.k === 0) return null;
   // Four columns per invocation: each A vec4 read (from cache) serves four B reads' dot products. Measured faster
-  // than two at 12 and 16 rows (10.6 against 9.5 TFLOP/s at 16×2560×10240; 14.6 against 11.4 for a 50280-word head).
+  // than two (same entry): 8.9 against 7.9 TFLOP/s at 12×2560×10240, 10.6 against 9.9 at 16 rows, 14.5 against 11.4
+  // for the head.
   const cols = 4;
   // More lanes along K where there are too few columns to fill the GPU, but no more than K has vec4s for.
   const lanesCap = Math.max(32, Math.min(WG, 2 ** Math.ceil(Math.log2(Math.ceil(d.k / 4)))));
