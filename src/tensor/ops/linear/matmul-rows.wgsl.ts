@@ -55,7 +55,7 @@ function vec4Along(t: Tensor, k: number, stride: number): boolean {
   return k % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
 }
 
-function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, va: boolean, vb: boolean): string {
+function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, va: boolean, vb: boolean, bias: boolean): string {
   const { lanes, cols } = p, groups = WG / lanes, J = rows * cols, Jr = J / rounds, pitch = lanes + 1;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   // Rows past M and columns past N read the last row or column (in bounds) and are never stored.
@@ -85,7 +85,7 @@ function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, 
     let j = ${r * Jr}u + o % ${Jr}u;
     let row = r0 + j / ${cols}u;
     let col = (cg * ${groups}u + o / ${Jr}u) * ${cols}u + j % ${cols}u;
-    if (row < P.M && col < P.N) { st_c(item * P.M * P.N + row * P.N + col, t); }
+    if (row < P.M && col < P.N) { st_c(item * P.M * P.N + row * P.N + col, t${bias ? ' + ld_bias(col)' : ''}); }
   }`).join('');
   return `
 var<workgroup> red: array<f32, ${groups * Jr * pitch}>;
@@ -115,18 +115,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** Sources by shape of the kernel: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 
-export function launchRows(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: RowsPlan): void {
+/** `bias` (a vector of the N columns) is added as each element of C is stored. */
+export function launchRows(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: RowsPlan, bias?: Tensor): void {
   const rows = Math.min(d.m, ROW_BLOCK);
   const vb = vec4Along(b, d.k, d.strideB), va = vb && !d.transA && vec4Along(a, d.k, d.strideA);
   const rounds = sumRounds(rows, p, backendOf(c).limits.maxWorkgroupStorage);
-  const key = `${rows}|${p.lanes}|${p.cols}|${rounds}|${+d.transA}${+va}${+vb}`;
+  const key = `${rows}|${p.lanes}|${p.cols}|${rounds}|${+d.transA}${+va}${+vb}|${+!!bias}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = rowsSource(rows, p, rounds, d.transA, va, vb)));
+  if (code === undefined) sources.set(key, (code = rowsSource(rows, p, rounds, d.transA, va, vb, bias !== undefined)));
   const rowBlocks = Math.ceil(d.m / rows), colGroups = Math.ceil(d.n / ((WG / p.lanes) * p.cols));
   const groups = d.batch * rowBlocks * colGroups;
   launch({
     op: 'matmul (few rows)', workgroupSize: WG,
-    operands: [{ name: 'a', tensor: a, vec4: va }, { name: 'b', tensor: b, vec4: vb }, { name: 'c', tensor: c, write: true }],
+    operands: [{ name: 'a', tensor: a, vec4: va }, { name: 'b', tensor: b, vec4: vb }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
     u32: { M: d.m, K: d.k, N: d.n, rowBlocks, colGroups, groups, strideA: d.strideA, strideB: d.strideB },
     code,
     groups,

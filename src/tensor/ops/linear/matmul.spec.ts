@@ -79,6 +79,16 @@ forward.push(
     const e = [...naive(a, b.slice(0, 20), 3, 4, 5, false, false), ...naive(a, b.slice(20), 3, 4, 5, false, false)];
     return { actual: matmul(tensor(a, [3, 4]), tensor(b, [2, 4, 5])), expected: e, shapes: [[2, 3, 5]], rtol: 1e-4 };
   } },
+  // The bias added as the product is stored, on each GPU path: 128-wide tiles, a K split (added in the sum), few rows.
+  ...([[130, 20, 260, false], [131, 520, 129, true], [12, 36, 5, false]] as const).map(([m, k, n, tA], i): ForwardCase => ({
+    op: 'matmul', name: `linear ${m}x${k}x${n}${tA ? ' (A transposed)' : ''} + bias`, run() {
+      const a = f32(values(m * k, 60 + i)), w = f32(values(k * n, 63 + i)), bias = f32(values(n, 66 + i));
+      const e = naive(a, w, m, k, n, tA, true).map((v, j) => v + bias[j % n]!);
+      const A = tensor(a, tA ? [k, m] : [m, k]);
+      const actual = tA ? matmul(A, tensor(w, [n, k]), { transA: true, transB: true, bias: tensor(bias, [n]) }) : linear(A, tensor(w, [n, k]), tensor(bias, [n]));
+      return { actual, expected: e, shapes: [[m, n]], atol: 1e-5, rtol: 1e-4 };
+    },
+  })),
   { op: 'matmul', name: 'linear layer x[2,3,4]·W[5,4]ᵀ + bias', run() {
     const x = f32(values(24, 11)), w = f32(values(20, 12)), bias = f32(values(5, 13));
     const e = naive(x, w, 6, 4, 5, false, true).map((v, i) => v + bias[i % 5]!);
@@ -98,6 +108,8 @@ const grad: GradCase[] = [
     f: (a: Tensor, b: Tensor) => matmul(a, b) },
   { op: 'matmul', name: 'linear with bias', inputs: () => [tensor(values(2 * 3 * 4, 44), [2, 3, 4]), tensor(values(5 * 4, 45), [5, 4]), tensor(values(5, 46), [5])],
     f: (x: Tensor, w: Tensor, b: Tensor) => linear(x, w, b) },
+  { op: 'matmul', name: 'batched product with bias', inputs: () => [tensor(values(2 * 3 * 4, 47), [2, 3, 4]), tensor(values(2 * 4 * 5, 48), [2, 4, 5]), tensor(values(5, 49), [5])],
+    f: (a: Tensor, b: Tensor, c: Tensor) => matmul(a, b, { bias: c }) },
 ];
 
 export const spec: OpSpec = {
@@ -106,6 +118,7 @@ export const spec: OpSpec = {
   errors: [
     { op: 'matmul', name: 'inner dimensions differ', run: () => matmul(tensor(values(6, 1), [2, 3]), tensor(values(8, 2), [4, 2])), message: /matmul: inner dimensions differ \(3 vs 4; transA=false, transB=false\) \(inputs: #\d+ float32\[2,3\], #\d+ float32\[4,2\]\)/ },
     { op: 'matmul', name: 'batch dimensions differ', run: () => matmul(tensor(values(12, 1), [2, 2, 3]), tensor(values(18, 2), [3, 3, 2])), message: /matmul: batch dimensions \[2\] and \[3\] differ/ },
+    { op: 'matmul', name: 'bias of the wrong size', run: () => linear(tensor(values(6, 1), [2, 3]), tensor(values(12, 2), [4, 3]), tensor(values(3, 3), [3])), message: /matmul: the bias must be a float vector of the 4 output columns/ },
     { op: 'matmul', name: 'rank 1', run: () => matmul(tensor([1, 2]), tensor([1, 2])), message: /matmul: operands must have rank 2 or more/ },
     { op: 'matmul', name: 'int32 operand', run: () => matmul(tensor(Int32Array.from([1, 2, 3, 4]), [2, 2]), tensor(values(4, 2), [2, 2])), message: /matmul: operands must be float32, float16 or bfloat16 \(inputs: #\d+ int32\[2,2\]/ },
   ],

@@ -7,7 +7,6 @@ import { widenInto } from '../shape/cast.js';
 import { matmulCpu } from '../../backends/cpu/wasm.js';
 import { reshape } from '../shape/reshape.js';
 import { sumTo } from '../shape/broadcast.js';
-import { add } from '../elementwise/binary.js';
 import { matmulGpu } from './matmul.wgsl.js';
 
 export interface MatmulOptions {
@@ -15,6 +14,11 @@ export interface MatmulOptions {
   transA?: boolean;
   /** Use bᵀ: b is [..., n, k] — the layout of a linear layer's weight. */
   transB?: boolean;
+}
+
+export interface ProductOptions extends MatmulOptions {
+  /** A vector of the N output columns, added to every row of the product in the same kernel. */
+  bias?: Tensor;
 }
 
 /** 16-bit operands (weights stored at half the memory) are widened as they are read; the product is float32. */
@@ -31,7 +35,7 @@ function f32Of(t: Tensor): Float32Array {
 interface Dims { batch: number; m: number; k: number; n: number; batchShape: number[]; aBatched: boolean; bBatched: boolean }
 
 function dims(inputs: readonly Tensor[], { transA = false, transB = false }: MatmulOptions): Dims {
-  const [a, b] = inputs as [Tensor, Tensor];
+  const [a, b, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
   if (!COMPUTABLE.has(a.dtype) || !COMPUTABLE.has(b.dtype)) throw opError('matmul', 'operands must be float32, float16 or bfloat16', inputs);
   if (a.rank < 2 || b.rank < 2) throw opError('matmul', 'operands must have rank 2 or more', inputs);
   const [m, ka] = transA ? [a.shape[a.rank - 1]!, a.shape[a.rank - 2]!] : [a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
@@ -41,13 +45,16 @@ function dims(inputs: readonly Tensor[], { transA = false, transB = false }: Mat
   const aBatched = ba.length > 0, bBatched = bb.length > 0;
   if (aBatched && bBatched && !sameShape(ba, bb)) throw opError('matmul', `batch dimensions ${fmt(ba)} and ${fmt(bb)} differ`, inputs);
   const batchShape = aBatched ? ba : bb;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== n || !COMPUTABLE.has(bias.dtype))) throw opError('matmul', `the bias must be a float vector of the ${n} output columns`, inputs);
   return { batch: sizeOf(batchShape), m, k: ka, n, batchShape, aBatched, bBatched };
 }
 
 /**
- * C = op(A)·op(B) over matching batch dimensions; an operand of rank 2 is shared by every batch item. Either
+ * C = op(A)·op(B) (+ bias) over matching batch dimensions; an operand of rank 2 is shared by every batch item. Either
  * operand may be float16 or bfloat16 (a weight kept at half the memory): it is widened exactly as it is read.
- * The CPU kernel is WebAssembly SIMD (matmul.as.ts), split over worker threads.
+ * An optional third input, a bias of the N output columns, is added to every row as the product is stored (a
+ * linear layer in one kernel: on the GPU a separate add was one more launch per layer, and launches bound a
+ * one-prompt pass). The CPU kernel is WebAssembly SIMD (matmul.as.ts), split over worker threads.
  */
 const matmulOp = defineOp<MatmulOptions>({
   name: 'matmul',
@@ -56,56 +63,65 @@ const matmulOp = defineOp<MatmulOptions>({
     return [{ shape: [...d.batchShape, d.m, d.n], dtype: 'float32' }];
   },
   kernels: {
-    cpu({ inputs: [a, b], outputs: [c], attrs }) {
+    cpu({ inputs: [a, b, bias], outputs: [c], attrs }) {
       const d = dims([a!, b!], attrs);
-      matmulCpu(f32Of(a!), f32Of(b!), cpuF32(c!), {
+      const out = cpuF32(c!);
+      matmulCpu(f32Of(a!), f32Of(b!), out, {
         batch: d.batch, m: d.m, k: d.k, n: d.n,
         transA: attrs.transA ?? false, transB: attrs.transB ?? false,
         strideA: d.aBatched ? d.m * d.k : 0, strideB: d.bBatched ? d.k * d.n : 0,
       });
+      if (bias) {
+        const v = f32Of(bias);
+        for (let r = 0; r < out.length; r += d.n) for (let j = 0; j < d.n; j++) out[r + j] += v[j]!;
+      }
     },
-    webgpu({ inputs: [a, b], outputs: [c], attrs }) {
+    webgpu({ inputs: [a, b, bias], outputs: [c], attrs }) {
       const d = dims([a!, b!], attrs);
       matmulGpu(a!, b!, c!, {
         batch: d.batch, m: d.m, k: d.k, n: d.n, transA: attrs.transA ?? false, transB: attrs.transB ?? false,
         strideA: d.aBatched ? d.m * d.k : 0, strideB: d.bBatched ? d.k * d.n : 0,
-      });
+      }, bias);
     },
   },
-  backward([g], { inputs: [a, b], attrs: { transA = false, transB = false }, needs }) {
+  backward([g], { inputs: [a, b, bias], attrs: { transA = false, transB = false }, needs }) {
     // Each gradient is itself a matmul of g with the other operand, transposed as the chain rule asks.
     const ga = !needs[0] ? null : transA ? matmulRaw(b!, g!, { transA: transB, transB: true }) : matmulRaw(g!, b!, { transB: !transB });
     const gb = !needs[1] ? null : transB ? matmulRaw(g!, a!, { transA: true, transB: transA }) : matmulRaw(a!, g!, { transA: !transA });
-    return [ga && sumTo(ga, a!.shape), gb && sumTo(gb, b!.shape)];
+    const grads = [ga && sumTo(ga, a!.shape), gb && sumTo(gb, b!.shape)];
+    if (bias) grads.push(needs[2] ? sumTo(g!, bias.shape) : null);
+    return grads;
   },
 });
 
-function matmulRaw(a: Tensor, b: Tensor, opts: MatmulOptions): Tensor {
-  return runOp(matmulOp, [a, b], opts)[0]!;
+function matmulRaw(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Tensor {
+  return runOp(matmulOp, bias ? [a, b, bias] : [a, b], opts)[0]!;
+}
+
+/** A product with leading axes of `a` folded into rows when `b` is a shared rank-2 operand. */
+function folded(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Tensor {
+  if (b.rank === 2 && a.rank > 2 && !opts.transA) {
+    // Intermediates are disposed here: a function called outside any tidy scope must not leave handles behind.
+    const rows = reshape(a, [-1, a.shape[a.rank - 1]!]);
+    const flat = matmulRaw(rows, b, opts, bias);
+    rows.dispose();
+    const out = reshape(flat, [...a.shape.slice(0, -1), flat.shape[1]!]);
+    flat.dispose();
+    return out;
+  }
+  return matmulRaw(a, b, opts, bias);
 }
 
 /**
  * Matrix product of the last two axes. With a rank-2 `b` (a weight), `a`'s leading axes are folded into rows,
  * so x [B, T, d] · Wᵀ runs as one [B·T, d] product.
  */
-export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
-  if (b.rank === 2 && a.rank > 2 && !opts.transA) {
-    // Intermediates are disposed here: a function called outside any tidy scope must not leave handles behind.
-    const rows = reshape(a, [-1, a.shape[a.rank - 1]!]);
-    const flat = matmulRaw(rows, b, opts);
-    rows.dispose();
-    const out = reshape(flat, [...a.shape.slice(0, -1), flat.shape[1]!]);
-    flat.dispose();
-    return out;
-  }
-  return matmulRaw(a, b, opts);
+export function matmul(a: Tensor, b: Tensor, opts: ProductOptions = {}): Tensor {
+  const { bias, ...attrs } = opts;
+  return folded(a, b, attrs, bias);
 }
 
-/** x·Wᵀ (+ bias): a linear layer with PyTorch's weight layout [out, in]. */
+/** x·Wᵀ (+ bias): a linear layer with PyTorch's weight layout [out, in], in one op. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  const y = matmul(x, weight, { transB: true });
-  if (!bias) return y;
-  const out = add(y, bias);
-  y.dispose();
-  return out;
+  return folded(x, weight, { transB: true }, bias);
 }
