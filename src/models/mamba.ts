@@ -7,8 +7,8 @@ import { slice } from '../tensor/ops/shape/slice.js';
 import { reshape } from '../tensor/ops/shape/reshape.js';
 import { causalConv1d } from '../tensor/ops/mamba/causal-conv1d.js';
 import { selectiveScan } from '../tensor/ops/mamba/selective-scan.js';
-import { exp, silu, softplus } from '../tensor/ops/elementwise/unary.js';
-import { add, mul, neg } from '../tensor/ops/elementwise/binary.js';
+import { negExp, silu, softplus } from '../tensor/ops/elementwise/unary.js';
+import { add, mul } from '../tensor/ops/elementwise/binary.js';
 import { zeros } from '../tensor/creation.js';
 import { indexSelect } from '../tensor/ops/shape/index-select.js';
 import { cutFlow } from './mamba-cuts.js';
@@ -75,7 +75,7 @@ export class MambaModel implements LanguageModel {
       const convB = noConvBias ?? P(`${p}mixer.conv1d.bias`);
       const xw = P(`${p}mixer.x_proj.weight`);
       const wDt = t.t(slice(xw, 0, 0, R)), wB = t.t(slice(xw, 0, R, R + N)), wC = t.t(slice(xw, 0, R + N, R + 2 * N));
-      const A = t.t(neg(t.t(exp(P(`${p}mixer.A_log`)))));
+      const A = t.t(negExp(P(`${p}mixer.A_log`)));
       const Dskip = P(`${p}mixer.D`);
       const deltaOf = (xa: Tensor) => { const dt = linear(xa, wDt); const pre = linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)); dt.dispose(); const d = softplus(pre); pre.dispose(); return d; };
       // This layer's past for the rows here: picked by past.rows, or the first Bl rows.

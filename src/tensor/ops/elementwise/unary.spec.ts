@@ -3,7 +3,7 @@ import { tensor } from '../../creation.js';
 import { f32, size, values } from '../../testing/reference.js';
 import type { Shape } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
-import { abs, erf, exp, gelu, log, pow, rsqrt, sigmoid, silu, softplus, sqrt, square, tanh } from './unary.js';
+import { abs, erf, exp, gelu, log, negExp, pow, rsqrt, sigmoid, silu, softplus, sqrt, square, tanh } from './unary.js';
 
 /** erf by its Maclaurin series in float64: independent of the kernel's rational approximations, exact to ~1e-13 for |x| ≤ 3. */
 function erfSeries(x: number): number {
@@ -22,6 +22,7 @@ const naiveSigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 interface Unary { fn: (x: Tensor) => Tensor; ref: (x: number) => number; lo: number; hi: number }
 const ops: Record<string, Unary> = {
   exp: { fn: exp, ref: Math.exp, lo: -3, hi: 3 },
+  negExp: { fn: negExp, ref: (x) => -Math.exp(x), lo: -3, hi: 3 },
   log: { fn: log, ref: Math.log, lo: 0.05, hi: 4 },
   sqrt: { fn: sqrt, ref: Math.sqrt, lo: 0.05, hi: 4 },
   rsqrt: { fn: rsqrt, ref: (x) => 1 / Math.sqrt(x), lo: 0.2, hi: 4 },

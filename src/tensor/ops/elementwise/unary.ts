@@ -13,7 +13,7 @@ import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
  * instead of chaining three or four elementwise ops and their temporaries.
  */
 export type UnaryName =
-  | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'pow' | 'softplus' | 'sigmoid' | 'silu' | 'gelu' | 'erf' | 'tanh' | 'abs' | 'square';
+  | 'exp' | 'negExp' | 'log' | 'sqrt' | 'rsqrt' | 'pow' | 'softplus' | 'sigmoid' | 'silu' | 'gelu' | 'erf' | 'tanh' | 'abs' | 'square';
 
 export interface UnaryAttrs {
   /** pow's exponent; ignored by the others. */
@@ -35,6 +35,10 @@ const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 const KERNELS: Record<UnaryName, [Forward, Backward]> = {
   exp: [
     (x, o) => { for (let i = 0; i < o.length; i++) o[i] = Math.exp(x[i]!); },
+    (g, _x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = g[i]! * y[i]!; },
+  ],
+  negExp: [
+    (x, o) => { for (let i = 0; i < o.length; i++) o[i] = -Math.exp(x[i]!); },
     (g, _x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = g[i]! * y[i]!; },
   ],
   log: [
@@ -106,6 +110,7 @@ const KERNELS: Record<UnaryName, [Forward, Backward]> = {
  */
 const WGSL: Record<UnaryName, [string, string]> = {
   exp: ['exp_f(v0)', 'v0 * v2'],
+  negExp: ['-exp_f(v0)', 'v0 * v2'],
   log: ['log_f(v0)', 'v0 / v1'],
   sqrt: ['select(sqrt(v0), f32_nan(), v0 < 0.0 || is_nan(v0))', '0.5 * v0 / v2'],
   rsqrt: ['rsqrt_f(v0)', '-0.5 * v0 * v2 * v2 * v2'],
@@ -200,6 +205,8 @@ const ops = Object.fromEntries((Object.keys(KERNELS) as UnaryName[]).map((n) => 
 const apply = (name: UnaryName, x: Tensor, attrs: UnaryAttrs = {}): Tensor => runOp(ops[name], [x], attrs)[0]!;
 
 export const exp = (x: Tensor): Tensor => apply('exp', x);
+/** −e^x in one kernel (Mamba's A = −exp(A_log), made in every pass): exactly neg(exp(x)). */
+export const negExp = (x: Tensor): Tensor => apply('negExp', x);
 export const log = (x: Tensor): Tensor => apply('log', x);
 export const sqrt = (x: Tensor): Tensor => apply('sqrt', x);
 /** 1/√x. */

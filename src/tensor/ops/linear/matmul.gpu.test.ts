@@ -8,14 +8,14 @@ import { initWebGPU } from '../../backends/webgpu/webgpu-backend.js';
 import { cpuBackend } from '../../backends/cpu/cpu-backend.js';
 import { tensor } from '../../creation.js';
 import { values } from '../../testing/reference.js';
-import { matmul } from './matmul.js';
-import { forceMatmulPlan, plan, type MatmulPlan } from './matmul.wgsl.js';
+import { matmul, type ProductOptions } from './matmul.js';
+import { forceMatmulPlan, plan, type MatmulPlan, type TilePlan } from './matmul.wgsl.js';
 import type { RowsPlan } from './matmul-rows.wgsl.js';
 
 const gpu = await initWebGPU();
 const every = [[false, false], [false, true], [true, false], [true, true]] as const;
 // Deeper slabs unroll into large kernels that take lavapipe seconds to compile: those run in one layout only.
-const plans: [MatmulPlan, readonly (readonly [boolean, boolean])[]][] = [
+const plans: [TilePlan, readonly (readonly [boolean, boolean])[]][] = [
   [{ tm: 8, bk: 8, splits: 1 }, every], [{ tm: 8, bk: 8, splits: 3 }, every], [{ tm: 4, bk: 16, splits: 1 }, every],
   [{ tm: 4, bk: 16, splits: 2 }, every], [{ tm: 8, bk: 16, splits: 2 }, [[false, true]]],
   [{ tm: 8, bk: 8, splits: 1, vec4: 'both', double: true }, every], [{ tm: 8, bk: 8, splits: 3, vec4: 'a' }, every], [{ tm: 8, bk: 8, splits: 1, vec4: 'b' }, every],
@@ -24,45 +24,43 @@ const plans: [MatmulPlan, readonly (readonly [boolean, boolean])[]][] = [
 // Odd sizes exercise every edge guard and turn vec4 reads off; sizes that are multiples of 4 turn them on.
 const sizes = [[70, 150, 133], [68, 152, 132]] as const;
 
+/** The product under plan `p` on the GPU against the CPU's, to 1e-4 (bias: a third operand of the N columns). */
+async function agreesWithCpu(p: MatmulPlan, a: { values: number[]; shape: number[] }, b: { values: number[]; shape: number[] }, opts: ProductOptions & { biasValues?: number[] }, label: string): Promise<void> {
+  const on = (backend: typeof gpu | typeof cpuBackend) => {
+    const bias = opts.biasValues && tensor(opts.biasValues, [opts.biasValues.length], { backend });
+    return matmul(tensor(a.values, a.shape, { backend }), tensor(b.values, b.shape, { backend }), { transA: opts.transA, transB: opts.transB, ...(bias && { bias }) }).data();
+  };
+  const want = await on(cpuBackend);
+  forceMatmulPlan(p);
+  try {
+    const got = await on(gpu);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+    assert.ok(worst < 1e-4, `${label}: largest difference ${worst}`);
+  } finally {
+    forceMatmulPlan(null);
+  }
+}
+
 for (const [p, layouts] of plans) {
-  if (p.kind === 'rows') continue;
   const extras = `${p.vec4 ? `, vec4 reads of ${p.vec4}` : ''}${p.double ? ', two buffers' : ''}`;
   test(`matmul with ${16 * p.tm}² tiles, BK ${p.bk}, ${p.splits} K split(s)${extras} equals the CPU product`, async () => {
     for (const [m, k, n] of p.vec4 ? sizes : sizes.slice(0, 1)) for (const [tA, tB] of layouts) {
-      const a = values(m * k, 3), b = values(k * n, 4);
-      const sa = tA ? [k, m] : [m, k], sb = tB ? [n, k] : [k, n];
-      const want = await matmul(tensor(a, sa, { backend: cpuBackend }), tensor(b, sb, { backend: cpuBackend }), { transA: tA, transB: tB }).data();
-      forceMatmulPlan(p);
-      try {
-        const got = await matmul(tensor(a, sa, { backend: gpu }), tensor(b, sb, { backend: gpu }), { transA: tA, transB: tB }).data();
-        let worst = 0;
-        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-        assert.ok(worst < 1e-4, `${m}x${k}x${n} tA=${tA} tB=${tB}: largest difference ${worst}`);
-      } finally {
-        forceMatmulPlan(null);
-      }
+      await agreesWithCpu(p, { values: values(m * k, 3), shape: tA ? [k, m] : [m, k] }, { values: values(k * n, 4), shape: tB ? [n, k] : [k, n] },
+        { transA: tA, transB: tB, ...(tA && tB && { biasValues: values(n, 5) }) }, `${m}x${k}x${n} tA=${tA} tB=${tB}`);
     }
   });
 }
 
 // The few-row kernel (A·Bᵀ only), forced: every lane and column count, rows that fill a block, leave it ragged
-// or need a second block, odd K (scalar reads) and K a multiple of 4 (vec4 reads), A transposed or not, batches.
+// or need a second block, odd K (scalar reads) and K a multiple of 4 (vec4 reads), A transposed or not, batches,
+// with and without a bias.
 const rowsPlans: RowsPlan[] = [32, 64, 128, 256].flatMap((lanes) => [1, 2, 4].map((cols) => ({ kind: 'rows' as const, lanes, cols })));
 test('the few-row matmul kernel equals the CPU product under every plan', async () => {
   const shapes = [[1, 9, 5], [5, 1500, 70], [16, 64, 37], [20, 36, 9], [3, 8, 260]] as const;
   for (const p of rowsPlans) for (const [m, k, n] of shapes) for (const tA of [false, true]) for (const batch of [1, 2]) {
-    const a = values(batch * m * k, 3), b = values(batch * k * n, 4);
-    const sa = tA ? [batch, k, m] : [batch, m, k], sb = [batch, n, k];
-    const want = await matmul(tensor(a, sa, { backend: cpuBackend }), tensor(b, sb, { backend: cpuBackend }), { transA: tA, transB: true }).data();
-    forceMatmulPlan(p);
-    try {
-      const got = await matmul(tensor(a, sa, { backend: gpu }), tensor(b, sb, { backend: gpu }), { transA: tA, transB: true }).data();
-      let worst = 0;
-      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-      assert.ok(worst < 1e-4, `${p.lanes} lanes × ${p.cols} columns, ${batch}×${m}x${k}x${n} tA=${tA}: largest difference ${worst}`);
-    } finally {
-      forceMatmulPlan(null);
-    }
+    await agreesWithCpu(p, { values: values(batch * m * k, 3), shape: tA ? [batch, k, m] : [batch, m, k] }, { values: values(batch * k * n, 4), shape: [batch, n, k] },
+      { transA: tA, transB: true, ...(batch === 2 && { biasValues: values(n, 5) }) }, `${p.lanes} lanes × ${p.cols} columns, ${batch}×${m}x${k}x${n} tA=${tA}`);
   }
 });
 
