@@ -6,10 +6,10 @@ import type { MatmulDims } from './matmul.wgsl.js';
  * C = A·Bᵀ for few rows of A (a linear layer applied to one prompt: 1 to 16 token rows against a weight of
  * millions of elements). The tile kernel wastes most of a 64-row tile on such a product and needs a K split and
  * a second kernel to fill the GPU; reading the weight once is all the product should cost. Here each workgroup
- * owns a few columns of C (rows of B, contiguous along K) for a block of up to 16 rows of A: `lanes` invocations
- * stride along K together, reading B as vec4s so that a warp reads 512 contiguous bytes, each holding the partial
- * dot products of every (row, column) pair it owns in registers; the lanes' partials are then summed through
- * workgroup memory, in as many rounds as that memory needs. One dispatch, no scratch, and B is read once.
+ * owns a few columns of C (rows of B, contiguous along K) for a block of up to 16 rows of A. `lanes` invocations
+ * stride along K together, reading B as vec4s (a warp reads 512 contiguous bytes); each invocation keeps in
+ * registers the partial dot products of every (row, column) pair it owns. The lanes' partials are then summed
+ * through workgroup memory, in as many rounds as that memory needs. One dispatch, no scratch, and B is read once.
  */
 export interface RowsPlan {
   kind: 'rows';
