@@ -6,7 +6,7 @@ float32 (TF32 off, as factlab computes) and in bfloat16, with the peak GPU memor
 If DIR holds no config.json, a random-weight model (make_full_size.full_size_model) is written there first, so that
 factlab then loads the very checkpoint timed here. Without the mamba_ssm kernels (not installed on the GPU machine)
 transformers' Mamba runs its PyTorch path. Each figure is the median of 10 runs after a warm-up of at least two runs
-and one second (a shorter warm-up timed the first runs while clocks and caches settled, and the same pass read 102 to
+and three seconds (a shorter warm-up timed the first runs while clocks and caches settled, and the same pass read 102 to
 159 ms from one run to the next); a batch that runs out of memory is recorded as such.
 """
 import argparse
@@ -21,7 +21,7 @@ from transformers import AutoModelForCausalLM
 from make_full_size import full_size_model
 
 
-WARM_UP_SECONDS = 1.0
+WARM_UP_SECONDS = 3.0
 RUNS = 10
 
 
