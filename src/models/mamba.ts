@@ -2,7 +2,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { MambaConfig } from '../io/config/config.js';
 import { embedding } from '../tensor/ops/shape/embedding.js';
 import { rmsnorm } from '../tensor/ops/norm/rmsnorm.js';
-import { linear } from '../tensor/ops/linear/matmul.js';
+import { linear, matmul } from '../tensor/ops/linear/matmul.js';
 import { slice } from '../tensor/ops/shape/slice.js';
 import { reshape } from '../tensor/ops/shape/reshape.js';
 import { causalConv1d } from '../tensor/ops/mamba/causal-conv1d.js';
@@ -66,11 +66,14 @@ export class MambaModel implements LanguageModel {
       let u = t.t(rmsnorm(hIn, P(`${p}norm.weight`), c.eps));
       if (maskL) u = t.t(mul(u, maskL));
       u = t.at(`${s}hook_norm`, u);
-      // W_a and W_g are row blocks of in_proj: zero-copy views, so that a ROME edit of either is an edit of in_proj.
+      // x = u·W_aᵀ and z = u·W_gᵀ, W_a and W_g being the two row blocks of in_proj (so that a ROME edit of either is
+      // an edit of in_proj), in one product whose output columns are stored as two blocks: each a contiguous view.
       const inW = P(`${p}mixer.in_proj.weight`), inB = c.projBias ? P(`${p}mixer.in_proj.bias`) : undefined;
       const D = c.dInner, N = c.dState, R = c.dtRank;
-      const x = t.at(`${s}mixer.hook_x`, linear(u, t.t(slice(inW, 0, 0, D)), inB && t.t(slice(inB, 0, 0, D))));
-      const z = t.at(`${s}mixer.hook_z`, linear(u, t.t(slice(inW, 0, D, 2 * D)), inB && t.t(slice(inB, 0, D, 2 * D))));
+      const xz = t.t(matmul(u, inW, { transB: true, blocks: 2, ...(inB && { bias: inB }) }));
+      const half = (k: number) => t.t(reshape(t.t(slice(xz, 0, k, k + 1)), [Bl, T, D]));
+      const x = t.at(`${s}mixer.hook_x`, half(0));
+      const z = t.at(`${s}mixer.hook_z`, half(1));
       const convW = t.t(reshape(P(`${p}mixer.conv1d.weight`), [D, c.dConv]));
       const convB = noConvBias ?? P(`${p}mixer.conv1d.bias`);
       const xw = P(`${p}mixer.x_proj.weight`);

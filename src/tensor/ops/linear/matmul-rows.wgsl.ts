@@ -50,12 +50,20 @@ function sumRounds(rows: number, p: RowsPlan, maxWorkgroupStorage: number): numb
   return J;
 }
 
+/**
+ * Where element (row, col) of C is stored, in this kernel and the tile kernel: side by side ([.., M, N]), or with the N columns in blocks of P.nb stored
+ * one after another ([N / nb, M, nb]; MatmulOptions.blocks, only without batch dimensions).
+ */
+export const storeAt = (blocked: boolean, base: string, row: string, col: string) => (blocked
+  ? `${base} + (${col}) / P.nb * P.M * P.nb + (${row}) * P.nb + (${col}) % P.nb`
+  : `${base} + (${row}) * P.N + ${col}`);
+
 /** Whether B (and A) can be read four elements at a time: K and every offset along it multiples of 4. */
 function vec4Along(t: Tensor, k: number, stride: number): boolean {
   return k % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
 }
 
-function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, va: boolean, vb: boolean, bias: boolean): string {
+function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, va: boolean, vb: boolean, bias: boolean, blocked: boolean): string {
   const { lanes, cols } = p, groups = WG / lanes, J = rows * cols, Jr = J / rounds, pitch = lanes + 1;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   // Rows past M and columns past N read the last row or column (in bounds) and are never stored.
@@ -85,7 +93,7 @@ function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, 
     let j = ${r * Jr}u + o % ${Jr}u;
     let row = r0 + j / ${cols}u;
     let col = (cg * ${groups}u + o / ${Jr}u) * ${cols}u + j % ${cols}u;
-    if (row < P.M && col < P.N) { st_c(item * P.M * P.N + row * P.N + col, t${bias ? ' + ld_bias(col)' : ''}); }
+    if (row < P.M && col < P.N) { st_c(${storeAt(blocked, 'item * P.M * P.N', 'row', 'col')}, t${bias ? ' + ld_bias(col)' : ''}); }
   }`).join('');
   return `
 var<workgroup> red: array<f32, ${groups * Jr * pitch}>;
@@ -115,20 +123,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** Sources by shape of the kernel: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 
-/** `bias` (a vector of the N columns) is added as each element of C is stored. */
-export function launchRows(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: RowsPlan, bias?: Tensor): void {
+/** `bias` (a vector of the N columns) is added as each element of C is stored; `blocks` > 1: see storeAt. */
+export function launchRows(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: RowsPlan, bias?: Tensor, blocks = 1): void {
   const rows = Math.min(d.m, ROW_BLOCK);
   const vb = vec4Along(b, d.k, d.strideB), va = vb && !d.transA && vec4Along(a, d.k, d.strideA);
   const rounds = sumRounds(rows, p, backendOf(c).limits.maxWorkgroupStorage);
-  const key = `${rows}|${p.lanes}|${p.cols}|${rounds}|${+d.transA}${+va}${+vb}|${+!!bias}`;
+  const key = `${rows}|${p.lanes}|${p.cols}|${rounds}|${+d.transA}${+va}${+vb}|${+!!bias}${+(blocks > 1)}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = rowsSource(rows, p, rounds, d.transA, va, vb, bias !== undefined)));
+  if (code === undefined) sources.set(key, (code = rowsSource(rows, p, rounds, d.transA, va, vb, bias !== undefined, blocks > 1)));
   const rowBlocks = Math.ceil(d.m / rows), colGroups = Math.ceil(d.n / ((WG / p.lanes) * p.cols));
   const groups = d.batch * rowBlocks * colGroups;
   launch({
     op: 'matmul (few rows)', workgroupSize: WG,
     operands: [{ name: 'a', tensor: a, vec4: va }, { name: 'b', tensor: b, vec4: vb }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
-    u32: { M: d.m, K: d.k, N: d.n, rowBlocks, colGroups, groups, strideA: d.strideA, strideB: d.strideB },
+    u32: { M: d.m, K: d.k, N: d.n, nb: d.n / blocks, rowBlocks, colGroups, groups, strideA: d.strideA, strideB: d.strideB },
     code,
     groups,
   });

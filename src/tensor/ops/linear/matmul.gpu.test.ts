@@ -28,7 +28,7 @@ const sizes = [[70, 150, 133], [68, 152, 132]] as const;
 async function agreesWithCpu(p: MatmulPlan, a: { values: number[]; shape: number[] }, b: { values: number[]; shape: number[] }, opts: ProductOptions & { biasValues?: number[] }, label: string): Promise<void> {
   const on = (backend: typeof gpu | typeof cpuBackend) => {
     const bias = opts.biasValues && tensor(opts.biasValues, [opts.biasValues.length], { backend });
-    return matmul(tensor(a.values, a.shape, { backend }), tensor(b.values, b.shape, { backend }), { transA: opts.transA, transB: opts.transB, ...(bias && { bias }) }).data();
+    return matmul(tensor(a.values, a.shape, { backend }), tensor(b.values, b.shape, { backend }), { transA: opts.transA, transB: opts.transB, blocks: opts.blocks, ...(bias && { bias }) }).data();
   };
   const want = await on(cpuBackend);
   forceMatmulPlan(p);
@@ -47,7 +47,7 @@ for (const [p, layouts] of plans) {
   test(`matmul with ${16 * p.tm}² tiles, BK ${p.bk}, ${p.splits} K split(s)${extras} equals the CPU product`, async () => {
     for (const [m, k, n] of p.vec4 ? sizes : sizes.slice(0, 1)) for (const [tA, tB] of layouts) {
       await agreesWithCpu(p, { values: values(m * k, 3), shape: tA ? [k, m] : [m, k] }, { values: values(k * n, 4), shape: tB ? [n, k] : [k, n] },
-        { transA: tA, transB: tB, ...(tA && tB && { biasValues: values(n, 5) }) }, `${m}x${k}x${n} tA=${tA} tB=${tB}`);
+        { transA: tA, transB: tB, ...(tA && tB && { biasValues: values(n, 5) }), ...(!tA && n % 2 === 0 && { blocks: 2 }) }, `${m}x${k}x${n} tA=${tA} tB=${tB}`);
     }
   });
 }
@@ -61,6 +61,10 @@ test('the few-row matmul kernel equals the CPU product under every plan', async 
   for (const p of rowsPlans) for (const [m, k, n] of shapes) for (const tA of [false, true]) for (const batch of [1, 2]) {
     await agreesWithCpu(p, { values: values(batch * m * k, 3), shape: tA ? [batch, k, m] : [batch, m, k] }, { values: values(batch * k * n, 4), shape: [batch, n, k] },
       { transA: tA, transB: true, ...(batch === 2 && { biasValues: values(n, 5) }) }, `${p.lanes} lanes × ${p.cols} columns, ${batch}×${m}x${k}x${n} tA=${tA}`);
+  }
+  // Columns stored in blocks (MatmulOptions.blocks): rank-2 operands only.
+  for (const p of rowsPlans) {
+    await agreesWithCpu(p, { values: values(20 * 36, 6), shape: [20, 36] }, { values: values(36 * 10, 7), shape: [10, 36] }, { transB: true, blocks: 2, biasValues: values(10, 8) }, `${p.lanes} lanes × ${p.cols} columns, 2 blocks`);
   }
 });
 

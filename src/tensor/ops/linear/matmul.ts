@@ -6,6 +6,7 @@ import { cpuData, cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { widenInto } from '../shape/cast.js';
 import { matmulCpu } from '../../backends/cpu/wasm.js';
 import { reshape } from '../shape/reshape.js';
+import { transpose } from '../shape/transpose.js';
 import { sumTo } from '../shape/broadcast.js';
 import { matmulGpu } from './matmul.wgsl.js';
 
@@ -14,6 +15,12 @@ export interface MatmulOptions {
   transA?: boolean;
   /** Use bᵀ: b is [..., n, k] — the layout of a linear layer's weight. */
   transB?: boolean;
+  /**
+   * Store C's N columns as `blocks` matrices one after another, [blocks, m, n/blocks], rather than side by side, so
+   * that each block is a contiguous view: Mamba's in_proj gives x and z in one product (one launch, and the whole
+   * weight read by one kernel). Only for operands without batch dimensions (rank-2 after folding).
+   */
+  blocks?: number;
 }
 
 export interface ProductOptions extends MatmulOptions {
@@ -34,7 +41,7 @@ function f32Of(t: Tensor): Float32Array {
 
 interface Dims { batch: number; m: number; k: number; n: number; batchShape: number[]; aBatched: boolean; bBatched: boolean }
 
-function dims(inputs: readonly Tensor[], { transA = false, transB = false }: MatmulOptions): Dims {
+function dims(inputs: readonly Tensor[], { transA = false, transB = false, blocks = 1 }: MatmulOptions): Dims {
   const [a, b, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
   if (!COMPUTABLE.has(a.dtype) || !COMPUTABLE.has(b.dtype)) throw opError('matmul', 'operands must be float32, float16 or bfloat16', inputs);
   if (a.rank < 2 || b.rank < 2) throw opError('matmul', 'operands must have rank 2 or more', inputs);
@@ -46,6 +53,9 @@ function dims(inputs: readonly Tensor[], { transA = false, transB = false }: Mat
   if (aBatched && bBatched && !sameShape(ba, bb)) throw opError('matmul', `batch dimensions ${fmt(ba)} and ${fmt(bb)} differ`, inputs);
   const batchShape = aBatched ? ba : bb;
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n || !COMPUTABLE.has(bias.dtype))) throw opError('matmul', `the bias must be a float vector of the ${n} output columns`, inputs);
+  if (blocks !== 1 && (!Number.isInteger(blocks) || blocks < 1 || n % blocks !== 0 || batchShape.length > 0)) {
+    throw opError('matmul', `blocks must be a positive integer that divides the ${n} output columns, for operands without batch dimensions (got ${blocks})`, inputs);
+  }
   return { batch: sizeOf(batchShape), m, k: ka, n, batchShape, aBatched, bBatched };
 }
 
@@ -60,12 +70,14 @@ const matmulOp = defineOp<MatmulOptions>({
   name: 'matmul',
   infer(inputs, attrs) {
     const d = dims(inputs, attrs);
-    return [{ shape: [...d.batchShape, d.m, d.n], dtype: 'float32' }];
+    const blocks = attrs.blocks ?? 1;
+    return [{ shape: blocks > 1 ? [blocks, d.m, d.n / blocks] : [...d.batchShape, d.m, d.n], dtype: 'float32' }];
   },
   kernels: {
     cpu({ inputs: [a, b, bias], outputs: [c], attrs }) {
       const d = dims([a!, b!], attrs);
-      const out = cpuF32(c!);
+      const blocks = attrs.blocks ?? 1;
+      const out = blocks > 1 ? new Float32Array(c!.size) : cpuF32(c!);
       matmulCpu(f32Of(a!), f32Of(b!), out, {
         batch: d.batch, m: d.m, k: d.k, n: d.n,
         transA: attrs.transA ?? false, transB: attrs.transB ?? false,
@@ -75,21 +87,33 @@ const matmulOp = defineOp<MatmulOptions>({
         const v = f32Of(bias);
         for (let r = 0; r < out.length; r += d.n) for (let j = 0; j < d.n; j++) out[r + j] += v[j]!;
       }
+      if (blocks > 1) {
+        const dst = cpuF32(c!), nb = d.n / blocks;
+        for (let q = 0; q < blocks; q++) for (let i = 0; i < d.m; i++) dst.set(out.subarray(i * d.n + q * nb, i * d.n + (q + 1) * nb), (q * d.m + i) * nb);
+      }
     },
     webgpu({ inputs: [a, b, bias], outputs: [c], attrs }) {
       const d = dims([a!, b!], attrs);
       matmulGpu(a!, b!, c!, {
         batch: d.batch, m: d.m, k: d.k, n: d.n, transA: attrs.transA ?? false, transB: attrs.transB ?? false,
         strideA: d.aBatched ? d.m * d.k : 0, strideB: d.bBatched ? d.k * d.n : 0,
-      }, bias);
+      }, bias, attrs.blocks ?? 1);
     },
   },
-  backward([g], { inputs: [a, b, bias], attrs: { transA = false, transB = false }, needs }) {
+  backward([gOut], { inputs: [a, b, bias], attrs: { transA = false, transB = false, blocks = 1 }, needs }) {
+    // Blocks stored one after another are put back side by side: [blocks, m, n/blocks] → [m, n].
+    let g = gOut;
+    if (blocks > 1) {
+      const t = transpose(gOut!, [1, 0, 2]);
+      g = reshape(t, [t.shape[0]!, t.shape[1]! * t.shape[2]!]);
+      t.dispose();
+    }
     // Each gradient is itself a matmul of g with the other operand, transposed as the chain rule asks.
     const ga = !needs[0] ? null : transA ? matmulRaw(b!, g!, { transA: transB, transB: true }) : matmulRaw(g!, b!, { transB: !transB });
     const gb = !needs[1] ? null : transB ? matmulRaw(g!, a!, { transA: true, transB: transA }) : matmulRaw(a!, g!, { transA: !transA });
     const grads = [ga && sumTo(ga, a!.shape), gb && sumTo(gb, b!.shape)];
     if (bias) grads.push(needs[2] ? sumTo(g!, bias.shape) : null);
+    if (g !== gOut) g!.dispose();
     return grads;
   },
 });
@@ -105,7 +129,8 @@ function folded(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Tenso
     const rows = reshape(a, [-1, a.shape[a.rank - 1]!]);
     const flat = matmulRaw(rows, b, opts, bias);
     rows.dispose();
-    const out = reshape(flat, [...a.shape.slice(0, -1), flat.shape[1]!]);
+    const lead = a.shape.slice(0, -1), cols = flat.shape[flat.rank - 1]!;
+    const out = reshape(flat, (opts.blocks ?? 1) > 1 ? [opts.blocks!, ...lead, cols] : [...lead, cols]);
     flat.dispose();
     return out;
   }
