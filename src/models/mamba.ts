@@ -2,8 +2,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { MambaConfig } from '../io/config/config.js';
 import { embedding } from '../tensor/ops/shape/embedding.js';
 import { rmsnorm } from '../tensor/ops/norm/rmsnorm.js';
-import { linear, matmul } from '../tensor/ops/linear/matmul.js';
-import { slice } from '../tensor/ops/shape/slice.js';
+import { linear, linearSplit } from '../tensor/ops/linear/matmul.js';
 import { reshape } from '../tensor/ops/shape/reshape.js';
 import { causalConv1d } from '../tensor/ops/mamba/causal-conv1d.js';
 import { selectiveScan } from '../tensor/ops/mamba/selective-scan.js';
@@ -67,20 +66,20 @@ export class MambaModel implements LanguageModel {
       if (maskL) u = t.t(mul(u, maskL));
       u = t.at(`${s}hook_norm`, u);
       // x = u·W_aᵀ and z = u·W_gᵀ, W_a and W_g being the two row blocks of in_proj (so that a ROME edit of either is
-      // an edit of in_proj), in one product whose output columns are stored as two blocks: each a contiguous view.
+      // an edit of in_proj), in one product with two outputs.
       const inW = P(`${p}mixer.in_proj.weight`), inB = c.projBias ? P(`${p}mixer.in_proj.bias`) : undefined;
       const D = c.dInner, N = c.dState, R = c.dtRank;
-      const xz = t.t(matmul(u, inW, { transB: true, blocks: 2, ...(inB && { bias: inB }) }));
-      const half = (k: number) => t.t(reshape(t.t(slice(xz, 0, k, k + 1)), [Bl, T, D]));
-      const x = t.at(`${s}mixer.hook_x`, half(0));
-      const z = t.at(`${s}mixer.hook_z`, half(1));
+      const [xIn, zIn] = linearSplit(u, inW, [D, D], inB);
+      const x = t.at(`${s}mixer.hook_x`, xIn!);
+      const z = t.at(`${s}mixer.hook_z`, zIn!);
       const convW = t.t(reshape(P(`${p}mixer.conv1d.weight`), [D, c.dConv]));
       const convB = noConvBias ?? P(`${p}mixer.conv1d.bias`);
       const xw = P(`${p}mixer.x_proj.weight`);
-      const wDt = t.t(slice(xw, 0, 0, R)), wB = t.t(slice(xw, 0, R, R + N)), wC = t.t(slice(xw, 0, R + N, R + 2 * N));
+      // x_proj's three maps of the activated x (Δ's low-rank input, B and C) in one product with three outputs.
+      const xProj = (xa: Tensor) => linearSplit(xa, xw, [R, N, N]);
       const A = t.t(negExp(P(`${p}mixer.A_log`)));
       const Dskip = P(`${p}mixer.D`);
-      const deltaOf = (xa: Tensor) => { const dt = linear(xa, wDt); const pre = linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)); dt.dispose(); const d = softplus(pre); pre.dispose(); return d; };
+      const deltaOf = (dt: Tensor) => { const pre = linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)); const d = softplus(pre); pre.dispose(); return d; };
       // This layer's past for the rows here: picked by past.rows, or the first Bl rows.
       const pastRows = past?.rows && (Bl < B ? t.t(firstRows(past.rows, Bl)) : past.rows);
       const pastOf = (list: MambaPast['conv']) => (pastRows ? t.t(indexSelect(list[l]!, 0, pastRows)) : Bl < B ? t.t(firstRows(list[l]!, Bl)) : list[l]!);
@@ -88,9 +87,10 @@ export class MambaModel implements LanguageModel {
       let xa = t.t(silu(xc));
       if (maskL) xa = t.t(mul(xa, maskL));
       xa = t.at(`${s}mixer.hook_x_act`, xa);
-      const Bm = t.at(`${s}mixer.hook_B`, linear(xa, wB));
-      const Cm = t.at(`${s}mixer.hook_C`, linear(xa, wC));
-      const delta = t.at(`${s}mixer.hook_delta`, deltaOf(xa));
+      const [dtLow, bIn, cIn] = xProj(xa);
+      const Bm = t.at(`${s}mixer.hook_B`, bIn!);
+      const Cm = t.at(`${s}mixer.hook_C`, cIn!);
+      const delta = t.at(`${s}mixer.hook_delta`, deltaOf(t.t(dtLow!)));
       let ssm: Tensor;
       const initialState = past ? { initialState: pastOf(past.ssm) } : {};
       if (hooks.wants(`${s}mixer.hook_ssm_state`)) {
@@ -108,7 +108,8 @@ export class MambaModel implements LanguageModel {
             const o = (z: Tensor) => { own.push(z); return z; };
             let u = o(silu(xcE));
             if (maskL) u = o(mul(u, o(indexSelect(maskL, 0, rows))));
-            return { u, delta: o(deltaOf(u)), Bm: o(linear(u, wB)), Cm: o(linear(u, wC)), dispose: () => own.forEach((z) => z.dispose()) };
+            const [dl, b, cm] = xProj(u).map(o);
+            return { u, delta: o(deltaOf(dl!)), Bm: b!, Cm: cm!, dispose: () => own.forEach((z) => z.dispose()) };
           },
           scan: (u, dl, b, cm) => selectiveScan(u, dl, A, b, cm, Dskip),
         }));

@@ -1,5 +1,5 @@
 import type { Tensor } from '../../tensor.js';
-import { backendOf, launch } from '../../backends/webgpu/kernel.js';
+import { backendOf, launch, type Operand } from '../../backends/webgpu/kernel.js';
 import type { MatmulDims } from './matmul.wgsl.js';
 
 /**
@@ -51,19 +51,32 @@ function sumRounds(rows: number, p: RowsPlan, maxWorkgroupStorage: number): numb
 }
 
 /**
- * Where element (row, col) of C is stored, in this kernel and the tile kernel: side by side ([.., M, N]), or with the N columns in blocks of P.nb stored
- * one after another ([N / nb, M, nb]; MatmulOptions.blocks, only without batch dimensions).
+ * The WGSL statement that stores `value` as element (row, col) of C, in this kernel and the tile kernel: at
+ * base + row·N + col of the one output `c`, or, with column blocks (MatmulOptions.columns), in the output `c<q>`
+ * whose block holds col, at row·width + col − start.
  */
-export const storeAt = (blocked: boolean, base: string, row: string, col: string) => (blocked
-  ? `${base} + (${col}) / P.nb * P.M * P.nb + (${row}) * P.nb + (${col}) % P.nb`
-  : `${base} + (${row}) * P.N + ${col}`);
+export function storeC(columns: readonly number[] | null, base: string, row: string, col: string, value: string): string {
+  if (!columns) return `st_c(${base} + (${row}) * P.N + ${col}, ${value});`;
+  let start = 0;
+  return columns.map((w, q) => {
+    const at = `st_c${q}((${row}) * ${w}u + ${col} - ${start}u, ${value});`;
+    const cond = q === columns.length - 1 ? '' : `if (${col} < ${start + w}u) `;
+    start += w;
+    return `${q > 0 ? 'else ' : ''}${cond}{ ${at} }`;
+  }).join(' ');
+}
+
+/** The output operands: `c`, or one `c<q>` per block of columns. */
+export function outputOperands(outputs: readonly Tensor[], columns: readonly number[] | null): Operand[] {
+  return columns ? outputs.map((t, q) => ({ name: `c${q}`, tensor: t, write: true })) : [{ name: 'c', tensor: outputs[0]!, write: true }];
+}
 
 /** Whether B (and A) can be read four elements at a time: K and every offset along it multiples of 4. */
 function vec4Along(t: Tensor, k: number, stride: number): boolean {
   return k % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
 }
 
-function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, va: boolean, vb: boolean, bias: boolean, blocked: boolean): string {
+function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, va: boolean, vb: boolean, bias: boolean, columns: readonly number[] | null): string {
   const { lanes, cols } = p, groups = WG / lanes, J = rows * cols, Jr = J / rounds, pitch = lanes + 1;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   // Rows past M and columns past N read the last row or column (in bounds) and are never stored.
@@ -93,7 +106,7 @@ function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, 
     let j = ${r * Jr}u + o % ${Jr}u;
     let row = r0 + j / ${cols}u;
     let col = (cg * ${groups}u + o / ${Jr}u) * ${cols}u + j % ${cols}u;
-    if (row < P.M && col < P.N) { st_c(${storeAt(blocked, 'item * P.M * P.N', 'row', 'col')}, t${bias ? ' + ld_bias(col)' : ''}); }
+    if (row < P.M && col < P.N) { ${storeC(columns, 'item * P.M * P.N', 'row', 'col', `t${bias ? ' + ld_bias(col)' : ''}`)} }
   }`).join('');
   return `
 var<workgroup> red: array<f32, ${groups * Jr * pitch}>;
@@ -123,20 +136,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** Sources by shape of the kernel: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 
-/** `bias` (a vector of the N columns) is added as each element of C is stored; `blocks` > 1: see storeAt. */
-export function launchRows(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: RowsPlan, bias?: Tensor, blocks = 1): void {
+/** `bias` (a vector of the N columns) is added as each element of C is stored; column blocks: see storeC. */
+export function launchRows(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: MatmulDims, p: RowsPlan, bias?: Tensor): void {
   const rows = Math.min(d.m, ROW_BLOCK);
   const vb = vec4Along(b, d.k, d.strideB), va = vb && !d.transA && vec4Along(a, d.k, d.strideA);
-  const rounds = sumRounds(rows, p, backendOf(c).limits.maxWorkgroupStorage);
-  const key = `${rows}|${p.lanes}|${p.cols}|${rounds}|${+d.transA}${+va}${+vb}|${+!!bias}${+(blocks > 1)}`;
+  const rounds = sumRounds(rows, p, backendOf(a).limits.maxWorkgroupStorage);
+  const key = `${rows}|${p.lanes}|${p.cols}|${rounds}|${+d.transA}${+va}${+vb}|${+!!bias}|${d.columns ?? ''}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = rowsSource(rows, p, rounds, d.transA, va, vb, bias !== undefined, blocks > 1)));
+  if (code === undefined) sources.set(key, (code = rowsSource(rows, p, rounds, d.transA, va, vb, bias !== undefined, d.columns ?? null)));
   const rowBlocks = Math.ceil(d.m / rows), colGroups = Math.ceil(d.n / ((WG / p.lanes) * p.cols));
   const groups = d.batch * rowBlocks * colGroups;
   launch({
     op: 'matmul (few rows)', workgroupSize: WG,
-    operands: [{ name: 'a', tensor: a, vec4: va }, { name: 'b', tensor: b, vec4: vb }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
-    u32: { M: d.m, K: d.k, N: d.n, nb: d.n / blocks, rowBlocks, colGroups, groups, strideA: d.strideA, strideB: d.strideB },
+    operands: [{ name: 'a', tensor: a, vec4: va }, { name: 'b', tensor: b, vec4: vb }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
+    u32: { M: d.m, K: d.k, N: d.n, rowBlocks, colGroups, groups, strideA: d.strideA, strideB: d.strideB },
     code,
     groups,
   });

@@ -8,7 +8,7 @@ import { initWebGPU } from '../../backends/webgpu/webgpu-backend.js';
 import { cpuBackend } from '../../backends/cpu/cpu-backend.js';
 import { tensor } from '../../creation.js';
 import { values } from '../../testing/reference.js';
-import { matmul, type ProductOptions } from './matmul.js';
+import { linearSplit, matmul, type ProductOptions } from './matmul.js';
 import { forceMatmulPlan, plan, type MatmulPlan, type TilePlan } from './matmul.wgsl.js';
 import type { RowsPlan } from './matmul-rows.wgsl.js';
 
@@ -24,11 +24,16 @@ const plans: [TilePlan, readonly (readonly [boolean, boolean])[]][] = [
 // Odd sizes exercise every edge guard and turn vec4 reads off; sizes that are multiples of 4 turn them on.
 const sizes = [[70, 150, 133], [68, 152, 132]] as const;
 
-/** The product under plan `p` on the GPU against the CPU's, to 1e-4 (bias: a third operand of the N columns). */
-async function agreesWithCpu(p: MatmulPlan, a: { values: number[]; shape: number[] }, b: { values: number[]; shape: number[] }, opts: ProductOptions & { biasValues?: number[] }, label: string): Promise<void> {
-  const on = (backend: typeof gpu | typeof cpuBackend) => {
+/**
+ * The product under plan `p` on the GPU against the CPU's, to 1e-4; `biasValues`: a bias of the N columns;
+ * `columns`: the output cut into blocks of these widths (linearSplit, B transposed).
+ */
+async function agreesWithCpu(p: MatmulPlan, a: { values: number[]; shape: number[] }, b: { values: number[]; shape: number[] }, opts: ProductOptions & { biasValues?: number[]; columns?: number[] }, label: string): Promise<void> {
+  const on = async (backend: typeof gpu | typeof cpuBackend) => {
     const bias = opts.biasValues && tensor(opts.biasValues, [opts.biasValues.length], { backend });
-    return matmul(tensor(a.values, a.shape, { backend }), tensor(b.values, b.shape, { backend }), { transA: opts.transA, transB: opts.transB, blocks: opts.blocks, ...(bias && { bias }) }).data();
+    const A = tensor(a.values, a.shape, { backend }), B = tensor(b.values, b.shape, { backend });
+    const outs = opts.columns ? linearSplit(A, B, opts.columns, bias) : [matmul(A, B, { transA: opts.transA, transB: opts.transB, ...(bias && { bias }) })];
+    return (await Promise.all(outs.map((o) => o.data()))).flatMap((d) => Array.from(d as Float32Array));
   };
   const want = await on(cpuBackend);
   forceMatmulPlan(p);
@@ -47,7 +52,7 @@ for (const [p, layouts] of plans) {
   test(`matmul with ${16 * p.tm}² tiles, BK ${p.bk}, ${p.splits} K split(s)${extras} equals the CPU product`, async () => {
     for (const [m, k, n] of p.vec4 ? sizes : sizes.slice(0, 1)) for (const [tA, tB] of layouts) {
       await agreesWithCpu(p, { values: values(m * k, 3), shape: tA ? [k, m] : [m, k] }, { values: values(k * n, 4), shape: tB ? [n, k] : [k, n] },
-        { transA: tA, transB: tB, ...(tA && tB && { biasValues: values(n, 5) }), ...(!tA && n % 2 === 0 && { blocks: 2 }) }, `${m}x${k}x${n} tA=${tA} tB=${tB}`);
+        { transA: tA, transB: tB, ...(tA && tB && { biasValues: values(n, 5) }), ...(!tA && tB && { columns: [n - 40, 30, 10] }) }, `${m}x${k}x${n} tA=${tA} tB=${tB}`);
     }
   });
 }
@@ -62,9 +67,9 @@ test('the few-row matmul kernel equals the CPU product under every plan', async 
     await agreesWithCpu(p, { values: values(batch * m * k, 3), shape: tA ? [batch, k, m] : [batch, m, k] }, { values: values(batch * k * n, 4), shape: [batch, n, k] },
       { transA: tA, transB: true, ...(batch === 2 && { biasValues: values(n, 5) }) }, `${p.lanes} lanes × ${p.cols} columns, ${batch}×${m}x${k}x${n} tA=${tA}`);
   }
-  // Columns stored in blocks (MatmulOptions.blocks): rank-2 operands only.
+  // Blocks of output columns (linearSplit): rank-2 operands only.
   for (const p of rowsPlans) {
-    await agreesWithCpu(p, { values: values(20 * 36, 6), shape: [20, 36] }, { values: values(36 * 10, 7), shape: [10, 36] }, { transB: true, blocks: 2, biasValues: values(10, 8) }, `${p.lanes} lanes × ${p.cols} columns, 2 blocks`);
+    await agreesWithCpu(p, { values: values(20 * 36, 6), shape: [20, 36] }, { values: values(36 * 10, 7), shape: [10, 36] }, { transB: true, columns: [3, 2, 5], biasValues: values(10, 8) }, `${p.lanes} lanes × ${p.cols} columns, 3 blocks`);
   }
 });
 

@@ -1,6 +1,7 @@
 import type { OpSpec, ForwardCase, GradCase } from '../../testing/op-spec.js';
 import { tensor } from '../../creation.js';
-import { linear, matmul } from './matmul.js';
+import { linear, linearSplit, matmul } from './matmul.js';
+import { add, mul } from '../elementwise/binary.js';
 import { f32, values } from '../../testing/reference.js';
 import type { Tensor } from '../../tensor.js';
 import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../../dtype.js';
@@ -89,15 +90,17 @@ forward.push(
       return { actual, expected: e, shapes: [[m, n]], atol: 1e-5, rtol: 1e-4 };
     },
   })),
-  // Columns stored in blocks one after another ([blocks, m, n/blocks]), on each GPU path, with and without bias.
-  ...([[130, 20, 260, 2, false], [131, 520, 129, 3, true], [12, 36, 6, 2, true], [2, 5, 6, 3, false]] as const).map(([m, k, n, blocks, withBias], i): ForwardCase => ({
-    op: 'matmul', name: `${m}x${k}x${n} in ${blocks} blocks of columns${withBias ? ' + bias' : ''}`, run() {
+  // Blocks of output columns, each its own output (linearSplit), on each GPU path, with and without bias.
+  ...([[130, 20, [100, 160], false], [131, 520, [43, 43, 43], true], [12, 36, [2, 1, 3], true], [2, 5, [6], false]] as const).map(([m, k, widths, withBias], i): ForwardCase => ({
+    op: 'matmul', name: `${m}x${k} into columns [${widths.join(', ')}]${withBias ? ' + bias' : ''}`, run() {
+      const n = widths.reduce((x, w) => x + w, 0);
       const a = f32(values(m * k, 80 + i)), w = f32(values(k * n, 84 + i)), bias = f32(values(n, 88 + i));
       const plain = naive(a, w, m, k, n, false, true).map((v, j) => v + (withBias ? bias[j % n]! : 0));
-      const nb = n / blocks, e: number[] = [];
-      for (let q = 0; q < blocks; q++) for (let r = 0; r < m; r++) e.push(...plain.slice(r * n + q * nb, r * n + (q + 1) * nb));
-      const actual = matmul(tensor(a, [m, k]), tensor(w, [n, k]), { transB: true, blocks, ...(withBias && { bias: tensor(bias, [n]) }) });
-      return { actual, expected: e, shapes: [[blocks, m, nb]], atol: 1e-5, rtol: 1e-4 };
+      const e: number[][] = [];
+      let at = 0;
+      for (const width of widths) { const part: number[] = []; for (let r = 0; r < m; r++) part.push(...plain.slice(r * n + at, r * n + at + width)); e.push(part); at += width; }
+      const actual = linearSplit(tensor(a, [m, k]), tensor(w, [n, k]), widths, withBias ? tensor(bias, [n]) : undefined);
+      return { actual, expected: e, shapes: widths.map((width) => [m, width]), atol: 1e-5, rtol: 1e-4 };
     },
   })),
   { op: 'matmul', name: 'linear layer x[2,3,4]·W[5,4]ᵀ + bias', run() {
@@ -119,8 +122,8 @@ const grad: GradCase[] = [
     f: (a: Tensor, b: Tensor) => matmul(a, b) },
   { op: 'matmul', name: 'linear with bias', inputs: () => [tensor(values(2 * 3 * 4, 44), [2, 3, 4]), tensor(values(5 * 4, 45), [5, 4]), tensor(values(5, 46), [5])],
     f: (x: Tensor, w: Tensor, b: Tensor) => linear(x, w, b) },
-  { op: 'matmul', name: 'x[2,3,4]·W[6,4]ᵀ + bias in 2 blocks of columns', inputs: () => [tensor(values(2 * 3 * 4, 50), [2, 3, 4]), tensor(values(6 * 4, 51), [6, 4]), tensor(values(6, 52), [6])],
-    f: (x: Tensor, w: Tensor, b: Tensor) => matmul(x, w, { transB: true, blocks: 2, bias: b }) },
+  { op: 'matmul', name: 'x[2,3,4]·W[6,4]ᵀ + bias into columns [1, 3, 2], one of them unused', inputs: () => [tensor(values(2 * 3 * 4, 50), [2, 3, 4]), tensor(values(6 * 4, 51), [6, 4]), tensor(values(6, 52), [6])],
+    f: (x: Tensor, w: Tensor, b: Tensor) => { const [p, , r] = linearSplit(x, w, [1, 3, 2], b); return add(mul(p!, p!), r!); } },
   { op: 'matmul', name: 'batched product with bias', inputs: () => [tensor(values(2 * 3 * 4, 47), [2, 3, 4]), tensor(values(2 * 4 * 5, 48), [2, 4, 5]), tensor(values(5, 49), [5])],
     f: (a: Tensor, b: Tensor, c: Tensor) => matmul(a, b, { bias: c }) },
 ];
@@ -131,7 +134,7 @@ export const spec: OpSpec = {
   errors: [
     { op: 'matmul', name: 'inner dimensions differ', run: () => matmul(tensor(values(6, 1), [2, 3]), tensor(values(8, 2), [4, 2])), message: /matmul: inner dimensions differ \(3 vs 4; transA=false, transB=false\) \(inputs: #\d+ float32\[2,3\], #\d+ float32\[4,2\]\)/ },
     { op: 'matmul', name: 'batch dimensions differ', run: () => matmul(tensor(values(12, 1), [2, 2, 3]), tensor(values(18, 2), [3, 3, 2])), message: /matmul: batch dimensions \[2\] and \[3\] differ/ },
-    { op: 'matmul', name: 'blocks that do not divide the columns', run: () => matmul(tensor(values(6, 1), [2, 3]), tensor(values(12, 2), [4, 3]), { transB: true, blocks: 3 }), message: /matmul: blocks must be a positive integer that divides the 4 output columns, for operands without batch dimensions \(got 3\)/ },
+    { op: 'matmul', name: 'column widths that do not sum to the columns', run: () => linearSplit(tensor(values(6, 1), [2, 3]), tensor(values(12, 2), [4, 3]), [1, 2]), message: /matmul: columns must be positive widths that sum to the 4 output columns, for operands without batch dimensions \(got \[1, 2\]\)/ },
     { op: 'matmul', name: 'bias of the wrong size', run: () => linear(tensor(values(6, 1), [2, 3]), tensor(values(12, 2), [4, 3]), tensor(values(3, 3), [3])), message: /matmul: the bias must be a float vector of the 4 output columns/ },
     { op: 'matmul', name: 'rank 1', run: () => matmul(tensor([1, 2]), tensor([1, 2])), message: /matmul: operands must have rank 2 or more/ },
     { op: 'matmul', name: 'int32 operand', run: () => matmul(tensor(Int32Array.from([1, 2, 3, 4]), [2, 2]), tensor(values(4, 2), [2, 2])), message: /matmul: operands must be float32, float16 or bfloat16 \(inputs: #\d+ int32\[2,2\]/ },

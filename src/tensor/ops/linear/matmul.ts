@@ -6,7 +6,8 @@ import { cpuData, cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { widenInto } from '../shape/cast.js';
 import { matmulCpu } from '../../backends/cpu/wasm.js';
 import { reshape } from '../shape/reshape.js';
-import { transpose } from '../shape/transpose.js';
+import { concat } from '../shape/concat.js';
+import { zeros } from '../../creation.js';
 import { sumTo } from '../shape/broadcast.js';
 import { matmulGpu } from './matmul.wgsl.js';
 
@@ -16,14 +17,14 @@ export interface MatmulOptions {
   /** Use bᵀ: b is [..., n, k] — the layout of a linear layer's weight. */
   transB?: boolean;
   /**
-   * Store C's N columns as `blocks` matrices one after another, [blocks, m, n/blocks], rather than side by side, so
-   * that each block is a contiguous view: Mamba's in_proj gives x and z in one product (one launch, and the whole
-   * weight read by one kernel). Only for operands without batch dimensions (rank-2 after folding).
+   * Widths of blocks of C's columns, each its own output tensor [m, width] (they sum to n): one product, one
+   * launch and one read of A for several linear maps stacked in one weight (Mamba's in_proj gives x and z; its
+   * x_proj gives Δ's low-rank input, B and C). Only for operands without batch dimensions (rank-2 after folding).
    */
-  blocks?: number;
+  columns?: readonly number[];
 }
 
-export interface ProductOptions extends MatmulOptions {
+export interface ProductOptions extends Omit<MatmulOptions, 'columns'> {
   /** A vector of the N output columns, added to every row of the product in the same kernel. */
   bias?: Tensor;
 }
@@ -41,7 +42,7 @@ function f32Of(t: Tensor): Float32Array {
 
 interface Dims { batch: number; m: number; k: number; n: number; batchShape: number[]; aBatched: boolean; bBatched: boolean }
 
-function dims(inputs: readonly Tensor[], { transA = false, transB = false, blocks = 1 }: MatmulOptions): Dims {
+function dims(inputs: readonly Tensor[], { transA = false, transB = false, columns }: MatmulOptions): Dims {
   const [a, b, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
   if (!COMPUTABLE.has(a.dtype) || !COMPUTABLE.has(b.dtype)) throw opError('matmul', 'operands must be float32, float16 or bfloat16', inputs);
   if (a.rank < 2 || b.rank < 2) throw opError('matmul', 'operands must have rank 2 or more', inputs);
@@ -53,8 +54,8 @@ function dims(inputs: readonly Tensor[], { transA = false, transB = false, block
   if (aBatched && bBatched && !sameShape(ba, bb)) throw opError('matmul', `batch dimensions ${fmt(ba)} and ${fmt(bb)} differ`, inputs);
   const batchShape = aBatched ? ba : bb;
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n || !COMPUTABLE.has(bias.dtype))) throw opError('matmul', `the bias must be a float vector of the ${n} output columns`, inputs);
-  if (blocks !== 1 && (!Number.isInteger(blocks) || blocks < 1 || n % blocks !== 0 || batchShape.length > 0)) {
-    throw opError('matmul', `blocks must be a positive integer that divides the ${n} output columns, for operands without batch dimensions (got ${blocks})`, inputs);
+  if (columns && (batchShape.length > 0 || columns.length === 0 || columns.some((w) => !Number.isInteger(w) || w < 1) || columns.reduce((x, w) => x + w, 0) !== n)) {
+    throw opError('matmul', `columns must be positive widths that sum to the ${n} output columns, for operands without batch dimensions (got [${columns.join(', ')}])`, inputs);
   }
   return { batch: sizeOf(batchShape), m, k: ka, n, batchShape, aBatched, bBatched };
 }
@@ -70,14 +71,13 @@ const matmulOp = defineOp<MatmulOptions>({
   name: 'matmul',
   infer(inputs, attrs) {
     const d = dims(inputs, attrs);
-    const blocks = attrs.blocks ?? 1;
-    return [{ shape: blocks > 1 ? [blocks, d.m, d.n / blocks] : [...d.batchShape, d.m, d.n], dtype: 'float32' }];
+    if (attrs.columns) return attrs.columns.map((w) => ({ shape: [d.m, w], dtype: 'float32' as const }));
+    return [{ shape: [...d.batchShape, d.m, d.n], dtype: 'float32' }];
   },
   kernels: {
-    cpu({ inputs: [a, b, bias], outputs: [c], attrs }) {
+    cpu({ inputs: [a, b, bias], outputs, attrs }) {
       const d = dims([a!, b!], attrs);
-      const blocks = attrs.blocks ?? 1;
-      const out = blocks > 1 ? new Float32Array(c!.size) : cpuF32(c!);
+      const out = attrs.columns ? new Float32Array(d.m * d.n) : cpuF32(outputs[0]!);
       matmulCpu(f32Of(a!), f32Of(b!), out, {
         batch: d.batch, m: d.m, k: d.k, n: d.n,
         transA: attrs.transA ?? false, transB: attrs.transB ?? false,
@@ -87,33 +87,35 @@ const matmulOp = defineOp<MatmulOptions>({
         const v = f32Of(bias);
         for (let r = 0; r < out.length; r += d.n) for (let j = 0; j < d.n; j++) out[r + j] += v[j]!;
       }
-      if (blocks > 1) {
-        const dst = cpuF32(c!), nb = d.n / blocks;
-        for (let q = 0; q < blocks; q++) for (let i = 0; i < d.m; i++) dst.set(out.subarray(i * d.n + q * nb, i * d.n + (q + 1) * nb), (q * d.m + i) * nb);
-      }
+      let at = 0;
+      attrs.columns?.forEach((w, q) => {
+        const dst = cpuF32(outputs[q]!);
+        for (let i = 0; i < d.m; i++) dst.set(out.subarray(i * d.n + at, i * d.n + at + w), i * w);
+        at += w;
+      });
     },
-    webgpu({ inputs: [a, b, bias], outputs: [c], attrs }) {
+    webgpu({ inputs: [a, b, bias], outputs, attrs }) {
       const d = dims([a!, b!], attrs);
-      matmulGpu(a!, b!, c!, {
+      matmulGpu(a!, b!, outputs, {
         batch: d.batch, m: d.m, k: d.k, n: d.n, transA: attrs.transA ?? false, transB: attrs.transB ?? false,
-        strideA: d.aBatched ? d.m * d.k : 0, strideB: d.bBatched ? d.k * d.n : 0,
-      }, bias, attrs.blocks ?? 1);
+        strideA: d.aBatched ? d.m * d.k : 0, strideB: d.bBatched ? d.k * d.n : 0, columns: attrs.columns ?? null,
+      }, bias);
     },
   },
-  backward([gOut], { inputs: [a, b, bias], attrs: { transA = false, transB = false, blocks = 1 }, needs }) {
-    // Blocks stored one after another are put back side by side: [blocks, m, n/blocks] → [m, n].
-    let g = gOut;
-    if (blocks > 1) {
-      const t = transpose(gOut!, [1, 0, 2]);
-      g = reshape(t, [t.shape[0]!, t.shape[1]! * t.shape[2]!]);
-      t.dispose();
+  backward(gOuts, { inputs: [a, b, bias], attrs: { transA = false, transB = false, columns }, needs }) {
+    // Blocks of columns are put back side by side (zeros for a block that got no gradient).
+    let g = gOuts[0]!;
+    const own: Tensor[] = [];
+    if (columns) {
+      const parts = columns.map((w, q) => gOuts[q] ?? (own[own.length] = zeros([a!.shape[transA ? 1 : 0]!, w], { backend: a!.backend })));
+      g = own[own.length] = concat(parts, 1);
     }
     // Each gradient is itself a matmul of g with the other operand, transposed as the chain rule asks.
     const ga = !needs[0] ? null : transA ? matmulRaw(b!, g!, { transA: transB, transB: true }) : matmulRaw(g!, b!, { transB: !transB });
     const gb = !needs[1] ? null : transB ? matmulRaw(g!, a!, { transA: true, transB: transA }) : matmulRaw(a!, g!, { transA: !transA });
     const grads = [ga && sumTo(ga, a!.shape), gb && sumTo(gb, b!.shape)];
-    if (bias) grads.push(needs[2] ? sumTo(g!, bias.shape) : null);
-    if (g !== gOut) g!.dispose();
+    if (bias) grads.push(needs[2] ? sumTo(g, bias.shape) : null);
+    for (const t of own) t.dispose();
     return grads;
   },
 });
@@ -122,19 +124,18 @@ function matmulRaw(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Te
   return runOp(matmulOp, bias ? [a, b, bias] : [a, b], opts)[0]!;
 }
 
-/** A product with leading axes of `a` folded into rows when `b` is a shared rank-2 operand. */
-function folded(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Tensor {
+/** Products with leading axes of `a` folded into rows when `b` is a shared rank-2 operand (one output per column block). */
+function folded(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Tensor[] {
+  const inputs = (x: Tensor) => (bias ? [x, b, bias] : [x, b]);
   if (b.rank === 2 && a.rank > 2 && !opts.transA) {
     // Intermediates are disposed here: a function called outside any tidy scope must not leave handles behind.
     const rows = reshape(a, [-1, a.shape[a.rank - 1]!]);
-    const flat = matmulRaw(rows, b, opts, bias);
+    const flat = runOp(matmulOp, inputs(rows), opts);
     rows.dispose();
-    const lead = a.shape.slice(0, -1), cols = flat.shape[flat.rank - 1]!;
-    const out = reshape(flat, (opts.blocks ?? 1) > 1 ? [opts.blocks!, ...lead, cols] : [...lead, cols]);
-    flat.dispose();
-    return out;
+    const lead = a.shape.slice(0, -1);
+    return flat.map((f) => { const out = reshape(f, [...lead, f.shape[1]!]); f.dispose(); return out; });
   }
-  return matmulRaw(a, b, opts, bias);
+  return runOp(matmulOp, inputs(a), opts);
 }
 
 /**
@@ -142,11 +143,19 @@ function folded(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Tenso
  * so x [B, T, d] · Wᵀ runs as one [B·T, d] product.
  */
 export function matmul(a: Tensor, b: Tensor, opts: ProductOptions = {}): Tensor {
-  const { bias, ...attrs } = opts;
-  return folded(a, b, attrs, bias);
+  const { bias, transA, transB } = opts;
+  return folded(a, b, { transA, transB }, bias)[0]!;
 }
 
 /** x·Wᵀ (+ bias): a linear layer with PyTorch's weight layout [out, in], in one op. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  return folded(x, weight, { transB: true }, bias);
+  return folded(x, weight, { transB: true }, bias)[0]!;
+}
+
+/**
+ * Several linear layers stacked in one weight, in one product: x·Wᵀ (+ bias) with its output columns cut into
+ * blocks of the given widths, each its own tensor [..., width]. Equal to slicing the weight's rows for each.
+ */
+export function linearSplit(x: Tensor, weight: Tensor, widths: readonly number[], bias?: Tensor): Tensor[] {
+  return folded(x, weight, { transB: true, columns: widths }, bias);
 }

@@ -1,6 +1,6 @@
 import type { Tensor } from '../../tensor.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
-import { launchRows, rowsPlan, storeAt, type RowsPlan } from './matmul-rows.wgsl.js';
+import { launchRows, outputOperands, rowsPlan, storeC, type RowsPlan } from './matmul-rows.wgsl.js';
 
 /**
  * C = op(A)·op(B) in WGSL. A workgroup of 16×16 invocations computes a T×T output tile, each invocation a TM×TM
@@ -21,7 +21,11 @@ import { launchRows, rowsPlan, storeAt, type RowsPlan } from './matmul-rows.wgsl
  * A linear layer applied to at most 16 rows (one prompt) takes the few-row kernel instead (matmul-rows.wgsl.ts):
  * one dispatch that reads the weight once.
  */
-export interface MatmulDims { batch: number; m: number; k: number; n: number; transA: boolean; transB: boolean; strideA: number; strideB: number }
+export interface MatmulDims {
+  batch: number; m: number; k: number; n: number; transA: boolean; transB: boolean; strideA: number; strideB: number;
+  /** Widths of column blocks stored in separate outputs (MatmulOptions.columns; batch 1), or null: one output. */
+  columns?: readonly number[] | null;
+}
 
 /**
  * Tile shape and K split, chosen by `plan` unless a benchmark or test forces one. `vec4` reads an operand's slabs
@@ -77,7 +81,7 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [bo
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean, blocked: boolean): string {
+function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean, columns: readonly number[] | null): string {
   const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
@@ -126,7 +130,7 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb
   }).join('\n    ');
   const store = range(tm).flatMap((r) => range(cb).map((c) => `
   { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
-    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(${storeAt(blocked, 'cOff', 'gi', 'gj + q')}, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); } } } }`)).join('');
+    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { ${storeC(columns, 'cOff', 'gi', 'gj + q', `v[q]${bias ? ' + ld_bias(gj + q)' : ''}`)} } } } }`)).join('');
   const fetchBoth = `${A.fetch}\n${B.fetch}`;
   const stashBoth = (buf: number) => `${A.stash(buf)}\n${B.stash(buf)}`;
   // The next slab is fetched into registers while the current one is multiplied.
@@ -189,60 +193,69 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
-function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, blocked: boolean): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}${+blocked}`;
+function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, columns: readonly number[] | null): string {
+  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}|${columns ?? ''}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias, blocked)));
+  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias, columns)));
   return code;
 }
 
 /**
- * `bias` (a vector of the N columns) is added as each element of C is stored, and `blocks` > 1 stores C in blocks of
- * columns (storeAt); a K split writes plain partial products, and its sum adds the bias and places the blocks.
+ * `bias` (a vector of the N columns) is added as each element of C is stored, and column blocks go to their own
+ * outputs (storeC); a K split writes plain partial products to one scratch output, and its sum does both.
  */
-function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor, blocks = 1): void {
+function launchTiles(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor): void {
   const t = 16 * p.tm;
   const tilesM = Math.ceil(d.m / t), tilesN = Math.ceil(d.n / t);
   const groups = p.splits * d.batch * tilesM * tilesN;
   const vec = vec4Reads(a, b, d, p);
   launch({
     op: 'matmul', workgroupSize: 256,
-    operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
-    u32: { M: d.m, K: d.k, N: d.n, nb: d.n / blocks, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
-    code: cachedSource(d, p, vec, bias !== undefined, blocks > 1),
+    operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
+    u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
+    code: cachedSource(d, p, vec, bias !== undefined, d.columns ?? null),
     groups,
   });
 }
 
-const sumSplits = (bias: boolean, blocked: boolean) => `fn item(i: u32) {
+const sumSplits = (bias: boolean, columns: readonly number[] | null) => `fn item(i: u32) {
   var s = 0.0;
   for (var k = 0u; k < P.splits; k = k + 1u) { s = s + ld_p(k * P.size + i); }
-  st_c(${blocked ? storeAt(true, '0u', 'i / P.N', 'i % P.N') : 'i'}, s${bias ? ' + ld_bias(i % P.N)' : ''});
+  ${columns ? storeC(columns, '0u', 'i / P.N', 'i % P.N', `s${bias ? ' + ld_bias(i % P.N)' : ''}`) : `st_c(i, s${bias ? ' + ld_bias(i % P.N)' : ''});`}
 }`;
-/** By bias and blocks: the same string objects each time (see cachedSource). */
-const SUM_SPLITS = [[sumSplits(false, false), sumSplits(false, true)], [sumSplits(true, false), sumSplits(true, true)]] as const;
+/** Sums by bias and column blocks: the same string object each time (see cachedSource). */
+const sums = new Map<string, string>();
+function sumSource(bias: boolean, columns: readonly number[] | null): string {
+  const key = `${+bias}|${columns ?? ''}`;
+  let code = sums.get(key);
+  if (code === undefined) sums.set(key, (code = sumSplits(bias, columns)));
+  return code;
+}
 
-/** C = op(A)·op(B), plus `bias` (a vector of the N columns) in every row when given; `blocks`: MatmulOptions.blocks. */
-export function matmulGpu(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, bias?: Tensor, blocks = 1): void {
-  if (c.size === 0) return;
+/**
+ * C = op(A)·op(B), plus `bias` (a vector of the N columns) in every row when given, into `outputs`: C, or one
+ * tensor per block of columns (d.columns).
+ */
+export function matmulGpu(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: MatmulDims, bias?: Tensor): void {
+  if (d.batch * d.m * d.n === 0) return;
   let p = forced ?? plan(d);
   if (p.kind === 'rows') {
     // A forced few-row plan on a product it cannot take (B not contiguous along K) runs as tiles.
-    if (d.transB) { launchRows(a, b, c, d, p, bias, blocks); return; }
+    if (d.transB) { launchRows(a, b, outputs, d, p, bias); return; }
     p = tilePlan(d);
   }
   // Each split's K range is a whole number of slabs, so no split is empty (and K = 0 is one split writing zeros).
   const kPer = Math.ceil(Math.ceil(d.k / p.splits) / p.bk) * p.bk;
   const splits = d.k === 0 ? 1 : Math.ceil(d.k / kPer);
-  if (splits === 1) { launchTiles(a, b, c, d, { ...p, splits: 1 }, d.k, bias, blocks); return; }
+  if (splits === 1) { launchTiles(a, b, outputs, d, { ...p, splits: 1 }, d.k, bias); return; }
   const size = d.batch * d.m * d.n;
-  withScratch(c, [[splits * size]], (partial) => {
-    launchTiles(a, b, partial, d, { ...p, splits }, kPer);
+  withScratch(outputs[0]!, [[splits * size]], (partial) => {
+    launchTiles(a, b, [partial], { ...d, columns: null }, { ...p, splits }, kPer);
     launch({
       op: 'matmul (sum of K splits)',
-      operands: [{ name: 'p', tensor: partial }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
-      u32: { splits, size, M: d.m, N: d.n, nb: d.n / blocks },
-      code: SUM_SPLITS[bias ? 1 : 0][blocks > 1 ? 1 : 0],
+      operands: [{ name: 'p', tensor: partial }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
+      u32: { splits, size, N: d.n },
+      code: sumSource(bias !== undefined, d.columns ?? null),
       items: { count: size },
     });
   });
