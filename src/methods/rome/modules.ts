@@ -4,7 +4,7 @@ import type { RomeMatrix } from './hparams.js';
 /**
  * Where ROME reads keys and values and which rows of which parameter it rewrites (paper-method.md §5, "Keys and
  * values for each edited matrix"). W_a and W_g are row blocks of in_proj, which the model multiplies by whole at
- * every forward (x and z as two blocks of one product), so rewriting those rows of in_proj is rewriting W_a or W_g.
+ * every forward (x and z as the two outputs of one product), so rewriting those rows of in_proj is rewriting W_a or W_g.
  */
 export interface EditTarget {
   layer: number;

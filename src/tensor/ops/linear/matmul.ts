@@ -65,7 +65,8 @@ function dims(inputs: readonly Tensor[], { transA = false, transB = false, colum
  * operand may be float16 or bfloat16 (a weight kept at half the memory): it is widened exactly as it is read.
  * An optional third input, a bias of the N output columns, is added to every row as the product is stored (a
  * linear layer in one kernel: on the GPU a separate add was one more launch per layer, and launches bound a
- * one-prompt pass). The CPU kernel is WebAssembly SIMD (matmul.as.ts), split over worker threads.
+ * one-prompt pass). With `columns` the op has one output per block of columns (linearSplit). The CPU kernel is
+ * WebAssembly SIMD (matmul.as.ts), split over worker threads.
  */
 const matmulOp = defineOp<MatmulOptions>({
   name: 'matmul',
