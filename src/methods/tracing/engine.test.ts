@@ -143,3 +143,17 @@ test('gpt-neox: the baseline keeps no states and passes start at position 0', as
   assert.equal(position, 0);
   run.dispose(); base.dispose();
 });
+
+test('a pass that fails rejects the trace with its error, after the pass in flight before it has settled', async () => {
+  const [, model] = cases[0]!;
+  const input = swapInput();
+  const base = await baseline(model, input);
+  let forwards = 0, progress = 0;
+  const failing = Object.create(model) as LanguageModel;
+  failing.forward = (ids, opts) => { if (++forwards === 3) throw new Error('pass 3 failed'); return model.forward(ids, opts); };
+  const patches = tracePatches(input, [resolveTraceSite(model.config, 'residual')], model.config.nLayer);
+  await assert.rejects(patchedProbs(failing, input, base, patches, { batchSize: 3, onProgress: () => { progress++; } }), /pass 3 failed/);
+  // The first report, then the two passes that ran: the second settled before the failure was reported.
+  assert.equal(progress, 3);
+  base.dispose();
+});

@@ -295,16 +295,30 @@ export async function patchedProbs(model: LanguageModel, input: TraceInput, base
   const pasts = new PastCache();
   let done = plan.unchanged.length;
   opts.onProgress?.(done, patches.length);
+  // Each pass's read is started (its kernels and copy submitted) before the next pass is recorded, and awaited
+  // after: the GPU runs one pass while the host records the next, where awaiting first left it idle meanwhile.
+  let previous: Promise<void> = Promise.resolve();
   try {
     for (const { patches: ids } of plan.groups) {
       const { run: r, rowsOf } = forwardPatches(model, input, base, ids.map((j) => patches[j]!), { pasts });
-      const p = await answerProbs(r.logits, base.answer);
+      const probs = answerProbs(r.logits, base.answer);
       r.dispose();
-      ids.forEach((j, g) => { out[j] = rowsOf[g]!.reduce((a, row) => a + p[row]!, 0) / S; });
-      done += ids.length;
-      opts.onProgress?.(done, patches.length);
+      const settled = probs.then((p) => {
+        ids.forEach((j, g) => { out[j] = rowsOf[g]!.reduce((a, row) => a + p[row]!, 0) / S; });
+        done += ids.length;
+        opts.onProgress?.(done, patches.length);
+      });
+      // Marked as handled at once (a failure surfaces when it is awaited, on the next turn or below), so that it
+      // cannot count as an unhandled rejection while the previous pass is awaited.
+      settled.catch(() => undefined);
+      const older = previous;
+      previous = settled;
+      await older;
     }
+    await previous;
   } finally {
+    // After a failure the newest pass may still be in flight: let it settle before the states it reads are freed.
+    await previous.catch(() => undefined);
     pasts.dispose();
   }
   return out;
