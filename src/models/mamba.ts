@@ -6,7 +6,7 @@ import { linear, linearSplit } from '../tensor/ops/linear/matmul.js';
 import { reshape } from '../tensor/ops/shape/reshape.js';
 import { causalConv1d } from '../tensor/ops/mamba/causal-conv1d.js';
 import { selectiveScan } from '../tensor/ops/mamba/selective-scan.js';
-import { negExp, silu, softplus } from '../tensor/ops/elementwise/unary.js';
+import { negExp, silu } from '../tensor/ops/elementwise/unary.js';
 import { add, mul } from '../tensor/ops/elementwise/binary.js';
 import { zeros } from '../tensor/creation.js';
 import { indexSelect } from '../tensor/ops/shape/index-select.js';
@@ -79,7 +79,7 @@ export class MambaModel implements LanguageModel {
       const xProj = (xa: Tensor) => linearSplit(xa, xw, [R, N, N]);
       const A = t.t(negExp(P(`${p}mixer.A_log`)));
       const Dskip = P(`${p}mixer.D`);
-      const deltaOf = (dt: Tensor) => { const pre = linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)); const d = softplus(pre); pre.dispose(); return d; };
+      const deltaOf = (dt: Tensor) => linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`), 'softplus');
       // This layer's past for the rows here: picked by past.rows, or the first Bl rows.
       const pastRows = past?.rows && (Bl < B ? t.t(firstRows(past.rows, Bl)) : past.rows);
       const pastOf = (list: MambaPast['conv']) => (pastRows ? t.t(indexSelect(list[l]!, 0, pastRows)) : Bl < B ? t.t(firstRows(list[l]!, Bl)) : list[l]!);

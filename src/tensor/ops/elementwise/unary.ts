@@ -204,6 +204,9 @@ const ops = Object.fromEntries((Object.keys(KERNELS) as UnaryName[]).map((n) => 
 
 const apply = (name: UnaryName, x: Tensor, attrs: UnaryAttrs = {}): Tensor => runOp(ops[name], [x], attrs)[0]!;
 
+/** g·f'(x) for the function `name` at x with output y = f(x) (for ops that fuse f into another kernel). */
+export const unaryGrad = (name: UnaryName, g: Tensor, x: Tensor, y: Tensor): Tensor => runOp(unaryGradOp, [g, x, y], { fn: name })[0]!;
+
 export const exp = (x: Tensor): Tensor => apply('exp', x);
 /** −e^x in one kernel (Mamba's A = −exp(A_log), made in every pass): exactly neg(exp(x)). */
 export const negExp = (x: Tensor): Tensor => apply('negExp', x);

@@ -1,5 +1,6 @@
 import type { Tensor } from '../../tensor.js';
 import { backendOf, launch, type Operand } from '../../backends/webgpu/kernel.js';
+import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
 import type { MatmulDims } from './matmul.wgsl.js';
 
 /**
@@ -66,6 +67,13 @@ export function storeC(columns: readonly number[] | null, base: string, row: str
   }).join(' ');
 }
 
+/** An element of C as stored: `value` (the product, plus the bias), through the activation if there is one. */
+export const epilogue = (d: MatmulDims, value: string) => (d.activation === 'softplus' ? `softplus_f(${value})` : value);
+
+/** The WGSL functions `epilogue` calls (the unary op's own softplus_f, so that the fused result is the same). */
+export const epilogueHelpers = (d: MatmulDims) => (d.activation === 'softplus' ? `${SOFTPLUS}\n` : '');
+const SOFTPLUS = wgslMath('sigmoid');
+
 /** The output operands: `c`, or one `c<q>` per block of columns. */
 export function outputOperands(outputs: readonly Tensor[], columns: readonly number[] | null): Operand[] {
   return columns ? outputs.map((t, q) => ({ name: `c${q}`, tensor: t, write: true })) : [{ name: 'c', tensor: outputs[0]!, write: true }];
@@ -76,7 +84,8 @@ function vec4Along(t: Tensor, k: number, stride: number): boolean {
   return k % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
 }
 
-function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, va: boolean, vb: boolean, bias: boolean, columns: readonly number[] | null): string {
+function rowsSource(d: MatmulDims, rows: number, p: RowsPlan, rounds: number, va: boolean, vb: boolean, bias: boolean): string {
+  const { transA } = d, columns = d.columns ?? null;
   const { lanes, cols } = p, groups = WG / lanes, J = rows * cols, Jr = J / rounds, pitch = lanes + 1;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   // Rows past M and columns past N read the last row or column (in bounds) and are never stored.
@@ -106,7 +115,7 @@ function rowsSource(rows: number, p: RowsPlan, rounds: number, transA: boolean, 
     let j = ${r * Jr}u + o % ${Jr}u;
     let row = r0 + j / ${cols}u;
     let col = (cg * ${groups}u + o / ${Jr}u) * ${cols}u + j % ${cols}u;
-    if (row < P.M && col < P.N) { ${storeC(columns, 'item * P.M * P.N', 'row', 'col', `t${bias ? ' + ld_bias(col)' : ''}`)} }
+    if (row < P.M && col < P.N) { ${storeC(columns, 'item * P.M * P.N', 'row', 'col', epilogue(d, `t${bias ? ' + ld_bias(col)' : ''}`))} }
   }`).join('');
   return `
 var<workgroup> red: array<f32, ${groups * Jr * pitch}>;
@@ -141,9 +150,9 @@ export function launchRows(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: 
   const rows = Math.min(d.m, ROW_BLOCK);
   const vb = vec4Along(b, d.k, d.strideB), va = vb && !d.transA && vec4Along(a, d.k, d.strideA);
   const rounds = sumRounds(rows, p, backendOf(a).limits.maxWorkgroupStorage);
-  const key = `${rows}|${p.lanes}|${p.cols}|${rounds}|${+d.transA}${+va}${+vb}|${+!!bias}|${d.columns ?? ''}`;
+  const key = `${rows}|${p.lanes}|${p.cols}|${rounds}|${+d.transA}${+va}${+vb}|${+!!bias}|${d.columns ?? ''}|${d.activation ?? ''}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = rowsSource(rows, p, rounds, d.transA, va, vb, bias !== undefined, d.columns ?? null)));
+  if (code === undefined) sources.set(key, (code = epilogueHelpers(d) + rowsSource(d, rows, p, rounds, va, vb, bias !== undefined)));
   const rowBlocks = Math.ceil(d.m / rows), colGroups = Math.ceil(d.n / ((WG / p.lanes) * p.cols));
   const groups = d.batch * rowBlocks * colGroups;
   launch({

@@ -2,6 +2,7 @@ import type { OpSpec, ForwardCase, GradCase } from '../../testing/op-spec.js';
 import { tensor } from '../../creation.js';
 import { linear, linearSplit, matmul } from './matmul.js';
 import { add, mul } from '../elementwise/binary.js';
+import { getOp, runOp } from '../../op.js';
 import { f32, values } from '../../testing/reference.js';
 import type { Tensor } from '../../tensor.js';
 import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../../dtype.js';
@@ -103,6 +104,17 @@ forward.push(
       return { actual, expected: e, shapes: widths.map((width) => [m, width]), atol: 1e-5, rtol: 1e-4 };
     },
   })),
+  // softplus applied as the product is stored (Mamba's Δ), on each GPU path: values up to ±30 cross its threshold of 20.
+  ...([[130, 20, 260, false], [131, 520, 129, true], [12, 36, 5, false], [3, 160, 40, false]] as const).map(([m, k, n, tA], i): ForwardCase => ({
+    op: 'matmul', name: `linear ${m}x${k}x${n}${tA ? ' (A transposed)' : ''} + bias, then softplus`, run() {
+      const a = f32(values(m * k, 90 + i, -1, 1)), w = f32(values(k * n, 93 + i, -1, 1)), bias = f32(values(n, 96 + i, -6, 6));
+      const sp = (x: number) => (x > 20 ? x : Math.log1p(Math.exp(x)));
+      const e = naive(a, w, m, k, n, tA, true).map((v, j) => sp(Math.fround(Math.fround(v) + bias[j % n]!)));
+      const A = tensor(a, tA ? [k, m] : [m, k]), W = tensor(w, [n, k]), B = tensor(bias, [n]);
+      const actual = tA ? matmul(A, W, { transA: true, transB: true, bias: B, activation: 'softplus' }) : linear(A, W, B, 'softplus');
+      return { actual, expected: e, shapes: [[m, n]], atol: 1e-5, rtol: 1e-4 };
+    },
+  })),
   { op: 'matmul', name: 'linear layer x[2,3,4]·W[5,4]ᵀ + bias', run() {
     const x = f32(values(24, 11)), w = f32(values(20, 12)), bias = f32(values(5, 13));
     const e = naive(x, w, 6, 4, 5, false, true).map((v, i) => v + bias[i % 5]!);
@@ -124,6 +136,8 @@ const grad: GradCase[] = [
     f: (x: Tensor, w: Tensor, b: Tensor) => linear(x, w, b) },
   { op: 'matmul', name: 'x[2,3,4]·W[6,4]ᵀ + bias into columns [1, 3, 2], one of them unused', inputs: () => [tensor(values(2 * 3 * 4, 50), [2, 3, 4]), tensor(values(6 * 4, 51), [6, 4]), tensor(values(6, 52), [6])],
     f: (x: Tensor, w: Tensor, b: Tensor) => { const [p, , r] = linearSplit(x, w, [1, 3, 2], b); return add(mul(p!, p!), r!); } },
+  { op: 'matmul', name: 'linear with bias, then softplus', inputs: () => [tensor(values(2 * 3 * 4, 53), [2, 3, 4]), tensor(values(5 * 4, 54), [5, 4]), tensor(values(5, 55), [5])],
+    f: (x: Tensor, w: Tensor, b: Tensor) => linear(x, w, b, 'softplus') },
   { op: 'matmul', name: 'batched product with bias', inputs: () => [tensor(values(2 * 3 * 4, 47), [2, 3, 4]), tensor(values(2 * 4 * 5, 48), [2, 4, 5]), tensor(values(5, 49), [5])],
     f: (a: Tensor, b: Tensor, c: Tensor) => matmul(a, b, { bias: c }) },
 ];
@@ -135,6 +149,7 @@ export const spec: OpSpec = {
     { op: 'matmul', name: 'inner dimensions differ', run: () => matmul(tensor(values(6, 1), [2, 3]), tensor(values(8, 2), [4, 2])), message: /matmul: inner dimensions differ \(3 vs 4; transA=false, transB=false\) \(inputs: #\d+ float32\[2,3\], #\d+ float32\[4,2\]\)/ },
     { op: 'matmul', name: 'batch dimensions differ', run: () => matmul(tensor(values(12, 1), [2, 2, 3]), tensor(values(18, 2), [3, 3, 2])), message: /matmul: batch dimensions \[2\] and \[3\] differ/ },
     { op: 'matmul', name: 'column widths that do not sum to the columns', run: () => linearSplit(tensor(values(6, 1), [2, 3]), tensor(values(12, 2), [4, 3]), [1, 2]), message: /matmul: columns must be positive widths that sum to the 4 output columns, for operands without batch dimensions \(got \[1, 2\]\)/ },
+    { op: 'matmul', name: 'an activation with columns', run: () => runOp(getOp('matmul'), [tensor(values(6, 1), [2, 3]), tensor(values(12, 2), [4, 3])], { transB: true, columns: [2, 2], activation: 'softplus' }), message: /matmul: activation must be 'softplus', and cannot be combined with columns \(got softplus\)/ },
     { op: 'matmul', name: 'bias of the wrong size', run: () => linear(tensor(values(6, 1), [2, 3]), tensor(values(12, 2), [4, 3]), tensor(values(3, 3), [3])), message: /matmul: the bias must be a float vector of the 4 output columns/ },
     { op: 'matmul', name: 'rank 1', run: () => matmul(tensor([1, 2]), tensor([1, 2])), message: /matmul: operands must have rank 2 or more/ },
     { op: 'matmul', name: 'int32 operand', run: () => matmul(tensor(Int32Array.from([1, 2, 3, 4]), [2, 2]), tensor(values(4, 2), [2, 2])), message: /matmul: operands must be float32, float16 or bfloat16 \(inputs: #\d+ int32\[2,2\]/ },

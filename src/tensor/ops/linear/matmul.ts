@@ -10,6 +10,8 @@ import { concat } from '../shape/concat.js';
 import { zeros } from '../../creation.js';
 import { sumTo } from '../shape/broadcast.js';
 import { matmulGpu } from './matmul.wgsl.js';
+import { unaryGrad } from '../elementwise/unary.js';
+import { softplus as softplus64 } from '../elementwise/unary-math.js';
 
 export interface MatmulOptions {
   /** Use aᵀ: a is [..., k, m]. */
@@ -22,6 +24,11 @@ export interface MatmulOptions {
    * x_proj gives Δ's low-rank input, B and C). Only for operands without batch dimensions (rank-2 after folding).
    */
   columns?: readonly number[];
+  /**
+   * A function applied to each element of C (after the bias) as it is stored: Mamba's Δ = softplus(dt_proj(·)) in
+   * one kernel. Its gradient recomputes the product before the function. Not with `columns`.
+   */
+  activation?: 'softplus';
 }
 
 export interface ProductOptions extends Omit<MatmulOptions, 'columns'> {
@@ -42,7 +49,7 @@ function f32Of(t: Tensor): Float32Array {
 
 interface Dims { batch: number; m: number; k: number; n: number; batchShape: number[]; aBatched: boolean; bBatched: boolean }
 
-function dims(inputs: readonly Tensor[], { transA = false, transB = false, columns }: MatmulOptions): Dims {
+function dims(inputs: readonly Tensor[], { transA = false, transB = false, columns, activation }: MatmulOptions): Dims {
   const [a, b, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
   if (!COMPUTABLE.has(a.dtype) || !COMPUTABLE.has(b.dtype)) throw opError('matmul', 'operands must be float32, float16 or bfloat16', inputs);
   if (a.rank < 2 || b.rank < 2) throw opError('matmul', 'operands must have rank 2 or more', inputs);
@@ -57,6 +64,7 @@ function dims(inputs: readonly Tensor[], { transA = false, transB = false, colum
   if (columns && (batchShape.length > 0 || columns.length === 0 || columns.some((w) => !Number.isInteger(w) || w < 1) || columns.reduce((x, w) => x + w, 0) !== n)) {
     throw opError('matmul', `columns must be positive widths that sum to the ${n} output columns, for operands without batch dimensions (got [${columns.join(', ')}])`, inputs);
   }
+  if (activation !== undefined && (activation !== 'softplus' || columns)) throw opError('matmul', `activation must be 'softplus', and cannot be combined with columns (got ${activation})`, inputs);
   return { batch: sizeOf(batchShape), m, k: ka, n, batchShape, aBatched, bBatched };
 }
 
@@ -88,6 +96,7 @@ const matmulOp = defineOp<MatmulOptions>({
         const v = f32Of(bias);
         for (let r = 0; r < out.length; r += d.n) for (let j = 0; j < d.n; j++) out[r + j] += v[j]!;
       }
+      if (attrs.activation === 'softplus') for (let i = 0; i < out.length; i++) out[i] = softplus64(out[i]!);
       let at = 0;
       attrs.columns?.forEach((w, q) => {
         const dst = cpuF32(outputs[q]!);
@@ -100,13 +109,19 @@ const matmulOp = defineOp<MatmulOptions>({
       matmulGpu(a!, b!, outputs, {
         batch: d.batch, m: d.m, k: d.k, n: d.n, transA: attrs.transA ?? false, transB: attrs.transB ?? false,
         strideA: d.aBatched ? d.m * d.k : 0, strideB: d.bBatched ? d.k * d.n : 0, columns: attrs.columns ?? null,
+        activation: attrs.activation ?? null,
       }, bias);
     },
   },
-  backward(gOuts, { inputs: [a, b, bias], attrs: { transA = false, transB = false, columns }, needs }) {
+  backward(gOuts, { inputs: [a, b, bias], outputs, attrs: { transA = false, transB = false, columns, activation }, needs }) {
     // Blocks of columns are put back side by side (zeros for a block that got no gradient).
     let g = gOuts[0]!;
     const own: Tensor[] = [];
+    if (activation) {
+      // Through the function: its derivative at the product before it, recomputed (one more product; nothing saved).
+      const pre = own[own.length] = runOp(matmulOp, bias ? [a!, b!, bias] : [a!, b!], { transA, transB })[0]!;
+      g = own[own.length] = unaryGrad(activation, g, pre, outputs[0]!);
+    }
     if (columns) {
       const parts = columns.map((w, q) => gOuts[q] ?? (own[own.length] = zeros([a!.shape[transA ? 1 : 0]!, w], { backend: a!.backend })));
       g = own[own.length] = concat(parts, 1);
@@ -144,13 +159,13 @@ function folded(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Tenso
  * so x [B, T, d] · Wᵀ runs as one [B·T, d] product.
  */
 export function matmul(a: Tensor, b: Tensor, opts: ProductOptions = {}): Tensor {
-  const { bias, transA, transB } = opts;
-  return folded(a, b, { transA, transB }, bias)[0]!;
+  const { bias, transA, transB, activation } = opts;
+  return folded(a, b, { transA, transB, ...(activation && { activation }) }, bias)[0]!;
 }
 
-/** x·Wᵀ (+ bias): a linear layer with PyTorch's weight layout [out, in], in one op. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  return folded(x, weight, { transB: true }, bias)[0]!;
+/** x·Wᵀ (+ bias), then `activation` if given: a linear layer with PyTorch's weight layout [out, in], in one op. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor, activation?: 'softplus'): Tensor {
+  return folded(x, weight, { transB: true, ...(activation && { activation }) }, bias)[0]!;
 }
 
 /**

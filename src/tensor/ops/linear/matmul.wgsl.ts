@@ -1,6 +1,6 @@
 import type { Tensor } from '../../tensor.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
-import { launchRows, outputOperands, rowsPlan, storeC, type RowsPlan } from './matmul-rows.wgsl.js';
+import { epilogue, epilogueHelpers, launchRows, outputOperands, rowsPlan, storeC, type RowsPlan } from './matmul-rows.wgsl.js';
 
 /**
  * C = op(A)·op(B) in WGSL. A workgroup of 16×16 invocations computes a T×T output tile, each invocation a TM×TM
@@ -25,6 +25,8 @@ export interface MatmulDims {
   batch: number; m: number; k: number; n: number; transA: boolean; transB: boolean; strideA: number; strideB: number;
   /** Widths of column blocks stored in separate outputs (MatmulOptions.columns; batch 1), or null: one output. */
   columns?: readonly number[] | null;
+  /** MatmulOptions.activation, applied as each element is stored. */
+  activation?: 'softplus' | null;
 }
 
 /**
@@ -130,7 +132,7 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb
   }).join('\n    ');
   const store = range(tm).flatMap((r) => range(cb).map((c) => `
   { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
-    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { ${storeC(columns, 'cOff', 'gi', 'gj + q', `v[q]${bias ? ' + ld_bias(gj + q)' : ''}`)} } } } }`)).join('');
+    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { ${storeC(columns, 'cOff', 'gi', 'gj + q', epilogue(d, `v[q]${bias ? ' + ld_bias(gj + q)' : ''}`))} } } } }`)).join('');
   const fetchBoth = `${A.fetch}\n${B.fetch}`;
   const stashBoth = (buf: number) => `${A.stash(buf)}\n${B.stash(buf)}`;
   // The next slab is fetched into registers while the current one is multiplied.
@@ -194,9 +196,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
 function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, columns: readonly number[] | null): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}|${columns ?? ''}`;
+  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}|${columns ?? ''}|${d.activation ?? ''}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias, columns)));
+  if (code === undefined) sources.set(key, (code = epilogueHelpers(d) + tileSource(d, p, vec, bias, columns)));
   return code;
 }
 
@@ -218,17 +220,20 @@ function launchTiles(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: Matmul
   });
 }
 
-const sumSplits = (bias: boolean, columns: readonly number[] | null) => `fn item(i: u32) {
+const sumSplits = (d: MatmulDims, bias: boolean, columns: readonly number[] | null) => {
+  const value = epilogue(d, `s${bias ? ' + ld_bias(i % P.N)' : ''}`);
+  return `${epilogueHelpers(d)}fn item(i: u32) {
   var s = 0.0;
   for (var k = 0u; k < P.splits; k = k + 1u) { s = s + ld_p(k * P.size + i); }
-  ${columns ? storeC(columns, '0u', 'i / P.N', 'i % P.N', `s${bias ? ' + ld_bias(i % P.N)' : ''}`) : `st_c(i, s${bias ? ' + ld_bias(i % P.N)' : ''});`}
+  ${columns ? storeC(columns, '0u', 'i / P.N', 'i % P.N', value) : `st_c(i, ${value});`}
 }`;
-/** Sums by bias and column blocks: the same string object each time (see cachedSource). */
+};
+/** Sums by bias, column blocks and activation: the same string object each time (see cachedSource). */
 const sums = new Map<string, string>();
-function sumSource(bias: boolean, columns: readonly number[] | null): string {
-  const key = `${+bias}|${columns ?? ''}`;
+function sumSource(d: MatmulDims, bias: boolean, columns: readonly number[] | null): string {
+  const key = `${+bias}|${columns ?? ''}|${d.activation ?? ''}`;
   let code = sums.get(key);
-  if (code === undefined) sums.set(key, (code = sumSplits(bias, columns)));
+  if (code === undefined) sums.set(key, (code = sumSplits(d, bias, columns)));
   return code;
 }
 
@@ -250,12 +255,12 @@ export function matmulGpu(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: M
   if (splits === 1) { launchTiles(a, b, outputs, d, { ...p, splits: 1 }, d.k, bias); return; }
   const size = d.batch * d.m * d.n;
   withScratch(outputs[0]!, [[splits * size]], (partial) => {
-    launchTiles(a, b, [partial], { ...d, columns: null }, { ...p, splits }, kPer);
+    launchTiles(a, b, [partial], { ...d, columns: null, activation: null }, { ...p, splits }, kPer);
     launch({
       op: 'matmul (sum of K splits)',
       operands: [{ name: 'p', tensor: partial }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
       u32: { splits, size, N: d.n },
-      code: sumSource(bias !== undefined, d.columns ?? null),
+      code: sumSource(d, bias !== undefined, d.columns ?? null),
       items: { count: size },
     });
   });
