@@ -260,9 +260,9 @@ export function planBatches(patches: readonly Patch[], o: PlanOptions): BatchPla
   const starts = patches.map((p) => startLayer(p, nLayer));
   const firsts = patches.map((p) => (reuse === 'positions' ? startPosition(p, T) : 0));
   const shared = o.shared ?? 0;
-  const isUnchanged = (p: Patch) => p.positions.length > 0 && p.positions.every((t) => t < shared);
-  const unchanged = patches.flatMap((p, i) => (isUnchanged(p) ? [i] : []));
-  const order = patches.map((_, i) => i).filter((i) => !isUnchanged(patches[i]!)).sort((a, b) => firsts[a]! - firsts[b]! || starts[a]! - starts[b]! || a - b);
+  const skip = patches.map((p) => p.positions.length > 0 && p.positions.every((t) => t < shared));
+  const unchanged = patches.flatMap((_, i) => (skip[i] ? [i] : []));
+  const order = patches.map((_, i) => i).filter((i) => !skip[i]).sort((a, b) => firsts[a]! - firsts[b]! || starts[a]! - starts[b]! || a - b);
   const groups: BatchPlan['groups'] = [];
   // Skipped patches count in the work the passes would have done from the embeddings.
   let work = 0, workFromEmbeddings = unchanged.length * samples * nLayer * T;

@@ -119,7 +119,7 @@ const matmulOp = defineOp<MatmulOptions>({
     const own: Tensor[] = [];
     if (activation) {
       // Through the function: its derivative at the product before it, recomputed (one more product; nothing saved).
-      const pre = own[own.length] = runOp(matmulOp, bias ? [a!, b!, bias] : [a!, b!], { transA, transB })[0]!;
+      const pre = own[own.length] = matmulRaw(a!, b!, { transA, transB }, bias);
       g = own[own.length] = unaryGrad(activation, g, pre, outputs[0]!);
     }
     if (columns) {
@@ -136,22 +136,26 @@ const matmulOp = defineOp<MatmulOptions>({
   },
 });
 
+/** The op's outputs: C, or one tensor per block of columns. */
+function products(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Tensor[] {
+  return runOp(matmulOp, bias ? [a, b, bias] : [a, b], opts);
+}
+
 function matmulRaw(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Tensor {
-  return runOp(matmulOp, bias ? [a, b, bias] : [a, b], opts)[0]!;
+  return products(a, b, opts, bias)[0]!;
 }
 
 /** Products with leading axes of `a` folded into rows when `b` is a shared rank-2 operand (one output per column block). */
 function folded(a: Tensor, b: Tensor, opts: MatmulOptions, bias?: Tensor): Tensor[] {
-  const inputs = (x: Tensor) => (bias ? [x, b, bias] : [x, b]);
   if (b.rank === 2 && a.rank > 2 && !opts.transA) {
     // Intermediates are disposed here: a function called outside any tidy scope must not leave handles behind.
     const rows = reshape(a, [-1, a.shape[a.rank - 1]!]);
-    const flat = runOp(matmulOp, inputs(rows), opts);
+    const flat = products(rows, b, opts, bias);
     rows.dispose();
     const lead = a.shape.slice(0, -1);
     return flat.map((f) => { const out = reshape(f, [...lead, f.shape[1]!]); f.dispose(); return out; });
   }
-  return runOp(matmulOp, inputs(a), opts);
+  return products(a, b, opts, bias);
 }
 
 /**
