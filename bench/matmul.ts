@@ -18,21 +18,34 @@ import { benchContext, writeBenchRecord } from './context.js';
 import { useBackend } from '../src/tensor/backends/by-name.js';
 import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
 import { randn } from '../src/tensor/creation.js';
-import { matmul } from '../src/tensor/ops/linear/matmul.js';
+import { linearSplit, matmul } from '../src/tensor/ops/linear/matmul.js';
 import { cast } from '../src/tensor/ops/shape/cast.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { forceMatmulPlan, plan, tilePlan, type MatmulPlan } from '../src/tensor/ops/linear/matmul.wgsl.js';
 
 interface Opts { shapes: string; variants: string; reps: number; python: string; reference: boolean }
-interface Shape { spec: string; m: number; k: number; n: number; transA: boolean; transB: boolean; bDtype: 'float32' | 'bfloat16' | 'float16' }
+/**
+ * `into`: C stored as that many equal blocks of columns, each its own output (linearSplit; A·Bᵀ only); `bias`: a
+ * bias added as C is stored; `softplus`: a bias and softplus (Mamba's Δ). These time the stores alone: the PyTorch
+ * columns are the plain product.
+ */
+interface Shape { spec: string; m: number; k: number; n: number; transA: boolean; transB: boolean; bDtype: 'float32' | 'bfloat16' | 'float16'; into: number; bias: boolean; softplus: boolean }
 
 const DEFAULT_SHAPES = '2048x2048x2048:nn,2048x2048x2048:nt,512x10240x2560:nn,512x10240x2560:nt,384x2560x10240:nt,3072x2560x10240:nt,3072x5120x2560:nt,2560x3072x10240:tn,16x2560x10240:nt,16x5120x2560:nt,4096x4096x4096:nn';
 
 function parse(spec: string): Shape {
-  const m = /^(\d+)x(\d+)x(\d+):(nn|nt|tn)(?::(bf16|f16))?$/.exec(spec);
-  if (!m) throw new Error(`--shapes: '${spec}' is not MxKxN:nn, MxKxN:nt or MxKxN:tn, optionally followed by :bf16 or :f16 (B stored in 16 bits)`);
-  const bDtype = m[5] === 'bf16' ? 'bfloat16' : m[5] === 'f16' ? 'float16' : 'float32';
-  return { spec, m: +m[1]!, k: +m[2]!, n: +m[3]!, transA: m[4] === 'tn', transB: m[4] === 'nt', bDtype };
+  const m = /^(\d+)x(\d+)x(\d+):(nn|nt|tn)((?::(?:bf16|f16|into\d+|bias|softplus))*)$/.exec(spec);
+  const parts = (m?.[5] ?? '').split(':').filter(Boolean);
+  const into = Number(/into(\d+)/.exec(m?.[5] ?? '')?.[1] ?? 1);
+  if (!m || (into > 1 && (m[4] !== 'nt' || +m[3]! % into !== 0))) throw new Error(`--shapes: '${spec}' is not MxKxN:nn, MxKxN:nt or MxKxN:tn, optionally followed by :bf16 or :f16 (B stored in 16 bits), :intoQ (Q equal blocks of columns, nt only, Q dividing N), :bias or :softplus`);
+  const bDtype = parts.includes('bf16') ? 'bfloat16' : parts.includes('f16') ? 'float16' : 'float32';
+  return { spec, m: +m[1]!, k: +m[2]!, n: +m[3]!, transA: m[4] === 'tn', transB: m[4] === 'nt', bDtype, into, bias: parts.includes('bias'), softplus: parts.includes('softplus') };
+}
+
+/** One product as the shape asks: plain, with a bias or softplus, or into blocks of columns. */
+function product(a: Tensor, b: Tensor, bias: Tensor | undefined, s: Shape): Tensor[] {
+  if (s.into > 1) return linearSplit(a, b, new Array<number>(s.into).fill(s.n / s.into));
+  return [matmul(a, b, { transA: s.transA, transB: s.transB, ...(bias && { bias }), ...(s.softplus && { activation: 'softplus' as const }) })];
 }
 
 /**
@@ -44,10 +57,11 @@ async function time(gpu: WebGPUBackend, s: Shape, reps: number, forced: MatmulPl
   const a = randn(s.transA ? [s.k, s.m] : [s.m, s.k], 1), wide = randn(s.transB ? [s.n, s.k] : [s.k, s.n], 2);
   const b = s.bDtype === 'float32' ? wide : cast(wide, s.bDtype);
   if (b !== wide) wide.dispose();
+  const bias = s.bias || s.softplus ? randn([s.n], 5) : undefined;
   forceMatmulPlan(forced);
   try {
     const run = async () => {
-      for (let i = 0; i < reps; i++) matmul(a, b, { transA: s.transA, transB: s.transB }).dispose();
+      for (let i = 0; i < reps; i++) for (const c of product(a, b, bias, s)) c.dispose();
       await gpu.sync();
     };
     // Keep the GPU busy for a while first: after the host's pauses (making operands) its clocks are down, and a
@@ -65,7 +79,7 @@ async function time(gpu: WebGPUBackend, s: Shape, reps: number, forced: MatmulPl
     return { ms: median(each), wallMs };
   } finally {
     forceMatmulPlan(null);
-    a.dispose(); b.dispose();
+    a.dispose(); b.dispose(); bias?.dispose();
   }
 }
 
@@ -137,7 +151,7 @@ async function main(o: Opts): Promise<void> {
   const md = [
     `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${gpu.description}; ${ref ? `torch ${ref.torch} on ${ref.device}` : `reference: ${reference ? (reference as { error: string }).error : 'not run'}`}; ${machine.cpu}, ${machine.cores} cores; commit ${commit}${process.env.FACTLAB_DAWN_ENABLE ? `; Dawn toggles enabled: ${process.env.FACTLAB_DAWN_ENABLE}` : ''}`,
     '',
-    `Command: \`${command}\`. TFLOP/s of one float32 product: GPU time of its kernels from timestamps, median of ${o.reps}; the wall-clock time of back-to-back products (host recording included) in the second column. PyTorch: wall-clock over 50 back to back after synchronising, best of 3, TF32 off. "nt" is A·Bᵀ (a linear layer), "nn" A·B, "tn" Aᵀ·B (a weight's gradient); a ":bf16" suffix marks B stored in bfloat16, widened as it is read (the PyTorch columns are its usual products).`,
+    `Command: \`${command}\`. TFLOP/s of one float32 product: GPU time of its kernels from timestamps, median of ${o.reps}; the wall-clock time of back-to-back products (host recording included) in the second column. PyTorch: wall-clock over 50 back to back after synchronising, best of 3, TF32 off. "nt" is A·Bᵀ (a linear layer), "nn" A·B, "tn" Aᵀ·B (a weight's gradient); a ":bf16" suffix marks B stored in bfloat16, widened as it is read; ":intoQ" stores C as Q equal blocks of columns, each its own output (linearSplit), ":bias" adds a bias as C is stored and ":softplus" a bias and softplus (Mamba's Δ). The PyTorch columns are always the plain product.`,
     '',
     '| M×K×N | factlab (its plan) | factlab wall per product | other tile plans | PyTorch float32 | PyTorch bfloat16 | factlab ÷ PyTorch float32 |',
     '|---|---|---|---|---|---|---|',
@@ -152,7 +166,7 @@ async function main(o: Opts): Promise<void> {
 
 await new Command('matmul')
   .description('float32 matmul throughput on the GPU, factlab beside PyTorch')
-  .option('--shapes <list>', 'MxKxN:nn|nt, comma-separated', DEFAULT_SHAPES)
+  .option('--shapes <list>', 'MxKxN:nn|nt|tn[:bf16|:f16][:intoQ][:bias|:softplus], comma-separated', DEFAULT_SHAPES)
   .option('--variants <list>', 'forced tile plans TMxBK[s: split K as planned][v, va, vb: vec4 reads of both, A, B][d: two buffers] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
   .option('--reps <n>', 'products per round', (v) => Number(v), 50)
   .option('--python <path>', 'python with torch', process.env.FACTLAB_PYTHON ?? 'python3')

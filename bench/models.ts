@@ -19,7 +19,7 @@ import { benchContext, writeBenchRecord } from './context.js';
 import { loadModel } from '../src/models/load.js';
 import { useBackend } from '../src/tensor/backends/by-name.js';
 import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
-import { byOp } from '../src/tensor/backends/webgpu/kernel-timer.js';
+import { byOp, byShape } from '../src/tensor/backends/webgpu/kernel-timer.js';
 import { tensor } from '../src/tensor/creation.js';
 import { Rng } from '../src/tensor/random.js';
 import { valueAndGrad } from '../src/tensor/autodiff.js';
@@ -35,7 +35,8 @@ interface Opts { arch: 'mamba' | 'pythia'; dir: string; batches: string; backwar
 interface Row {
   kind: 'forward' | 'forward+backward'; batch: number; ms: number | null; peakBytes: number | null; error?: string;
   /** With --profile: the GPU time of the pass's kernels (timestamps), their count, and the ops that took most of it. */
-  gpu?: { ms: number; kernels: number; top: { op: string; ms: number; count: number }[] };
+  /** `products`: matmul's kernels by sizes and plan (KernelTime.shape), largest first. */
+  gpu?: { ms: number; kernels: number; top: { op: string; ms: number; count: number }[]; products: { op: string; ms: number; count: number }[] };
 }
 
 const list = (s: string) => s.split(',').filter(Boolean).map(Number);
@@ -85,7 +86,7 @@ async function time(model: LanguageModel, gpu: WebGPUBackend | null, kind: Row['
     const row: Row = { kind, batch, ms: +median(ms).toFixed(2), peakBytes: gpu ? gpu.peakMemoryBytes() : null };
     if (profile && gpu) {
       const { kernels } = await gpu.timeKernels(run);
-      row.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(2), kernels: kernels.length, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(2) })) };
+      row.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(2), kernels: kernels.length, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(2) })), products: byShape(kernels).filter((x) => x.op.startsWith('matmul')).slice(0, 4).map((x) => ({ ...x, ms: +x.ms.toFixed(2) })) };
     }
     return row;
   } catch (e) {
@@ -148,6 +149,12 @@ function record(o: Opts, factlab: { shape: string; loadSeconds: number; weightBy
       '| pass | batch | wall | GPU time of its kernels | kernels | the ops that took most of it |',
       '|---|---|---|---|---|---|',
       ...factlab.rows.filter((r) => r.gpu).map((r) => `| ${r.kind} | ${r.batch} | ${r.ms} ms | ${r.gpu!.ms} ms | ${r.gpu!.kernels} | ${r.gpu!.top.map((x) => `${x.op} ${x.ms} ms (${x.count})`).join('; ')} |`),
+      '',
+      'The products that took most of it (M × K × N of op(A)·op(B), M as a range, and the kernel\'s plan):',
+      '',
+      '| pass | batch | products |',
+      '|---|---|---|',
+      ...factlab.rows.filter((r) => r.gpu).map((r) => `| ${r.kind} | ${r.batch} | ${r.gpu!.products.map((x) => `${x.op}: ${x.ms} ms (${x.count})`).join('; ')} |`),
       '',
     ] : []),
   ].join('\n');

@@ -28,7 +28,7 @@ import { randomModel } from '../src/models/random.js';
 import { saveModel } from '../src/models/save.js';
 import { useBackend } from '../src/tensor/backends/by-name.js';
 import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
-import { byOp } from '../src/tensor/backends/webgpu/kernel-timer.js';
+import { byOp, byShape } from '../src/tensor/backends/webgpu/kernel-timer.js';
 import { Rng } from '../src/tensor/random.js';
 import { traceInput, tracePatches } from '../src/methods/tracing/trace.js';
 import { planBatches, sharedPrefix } from '../src/methods/tracing/engine.js';
@@ -50,7 +50,8 @@ const HAND_OVER_LIMIT = 5e8;
 interface FactlabMode {
   msPerFact: number[]; batchSize: number; reuse: boolean; reusePositions: boolean; work: number;
   /** With --profile: one more fact with every kernel timed on the GPU. */
-  gpu?: { ms: number; kernels: number; passes: number; top: { op: string; ms: number; count: number }[] };
+  /** `products`: matmul's kernels by sizes and plan (KernelTime.shape), largest first. */
+  gpu?: { ms: number; kernels: number; passes: number; top: { op: string; ms: number; count: number }[]; products: { op: string; ms: number; count: number }[] };
 }
 interface Opts { preset: string; facts: number; tokens: number; batchSize: string; backend: string; python: string; device: string; reference: boolean; referenceSeconds: number; modes: string; threads: number; profile: boolean }
 
@@ -125,7 +126,7 @@ async function main(): Promise<void> {
       let passes = 0;
       const { kernels, dropped } = await gpu.timeKernels(() => traceInput(model, inputs[0]!, sites, { batchSize, reuse, reusePositions, skipUnchanged: reuse, onProgress: () => { passes++; } }), 1 << 20);
       if (dropped > 0) console.error(`profile: ${dropped} kernels ran untimed`);
-      factlab[mode]!.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(1), kernels: kernels.length + dropped, passes: passes - 1, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })) };
+      factlab[mode]!.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(1), kernels: kernels.length + dropped, passes: passes - 1, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })), products: byShape(kernels).filter((x) => x.op.startsWith('matmul')).slice(0, 10).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })) };
     }
   }
 
@@ -183,6 +184,12 @@ function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<s
       '| mode | wall per fact | GPU time of its kernels | forward passes | kernels | the ops that took most of it |',
       '|---|---|---|---|---|---|',
       ...Object.entries(factlab).filter(([, r]) => r.gpu).map(([mode, r]) => `| ${mode} | ${(median(r.msPerFact) / 1000).toFixed(2)} s | ${(r.gpu!.ms / 1000).toFixed(2)} s | ${r.gpu!.passes} | ${r.gpu!.kernels} | ${r.gpu!.top.map((x) => `${x.op} ${x.ms} ms (${x.count})`).join('; ')} |`),
+      '',
+      'The products that took most of it (M × K × N of op(A)·op(B), M as a range, and the kernel\'s plan):',
+      '',
+      '| mode | product | GPU time | kernels |',
+      '|---|---|---|---|',
+      ...Object.entries(factlab).filter(([, r]) => r.gpu).flatMap(([mode, r]) => r.gpu!.products.map((x) => `| ${mode} | ${x.op} | ${x.ms} ms | ${x.count} |`)),
       '',
     ] : []),
     ref ? (ref.maxAbsDiff !== null ? `Same weights on both sides: the largest difference between factlab's (per-patch) and the reference's p(answer) is ${ref.maxAbsDiff.toExponential(2)}.`

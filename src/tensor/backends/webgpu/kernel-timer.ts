@@ -2,7 +2,8 @@
 import { FactlabError } from '../../errors.js';
 
 /** GPU time of one recorded kernel, from timestamps the GPU wrote around it. */
-export interface KernelTime { op: string; ms: number }
+/** `shape`: what tells this kernel from others of its op (Launch.shape), where the op gives it. */
+export interface KernelTime { op: string; ms: number; shape?: string }
 
 /**
  * Timestamps around each dispatch (the `timestamp-query` feature): while a timer is attached, the recorder gives
@@ -15,17 +16,17 @@ const PER_SET = 4096;
 
 export class KernelTimer {
   private readonly sets: GPUQuerySet[] = [];
-  private readonly labels: string[] = [];
+  private readonly labels: { op: string; shape?: string }[] = [];
   dropped = 0;
 
   constructor(private readonly device: GPUDevice, readonly capacity: number) {}
 
   /** Where the next dispatch writes its two timestamps, or null when `capacity` dispatches are timed already. */
-  next(op: string): GPUComputePassTimestampWrites | null {
+  next(op: string, shape?: () => string): GPUComputePassTimestampWrites | null {
     if (this.labels.length >= this.capacity) { this.dropped++; return null; }
     const q = 2 * this.labels.length;
     if (q % PER_SET === 0) this.sets.push(this.device.createQuerySet({ type: 'timestamp', count: PER_SET }));
-    this.labels.push(op);
+    this.labels.push(shape ? { op, shape: shape() } : { op });
     return { querySet: this.sets[this.sets.length - 1]!, beginningOfPassWriteIndex: q % PER_SET, endOfPassWriteIndex: (q % PER_SET) + 1 };
   }
 
@@ -46,7 +47,7 @@ export class KernelTimer {
         await staging.mapAsync(GPUMapMode.READ);
         const t = new BigUint64Array(staging.getMappedRange().slice(0));
         staging.unmap();
-        return this.labels.map((op, k) => ({ op, ms: Number(t[2 * k + 1]! - t[2 * k]!) / 1e6 }));
+        return this.labels.map((l, k) => ({ ...l, ms: Number(t[2 * k + 1]! - t[2 * k]!) / 1e6 }));
       } finally {
         resolved.destroy();
         staging.destroy();
@@ -59,12 +60,22 @@ export class KernelTimer {
 
 /** Kernel times summed per op, largest first: where a pass spends its GPU time. */
 export function byOp(kernels: readonly KernelTime[]): { op: string; ms: number; count: number }[] {
+  return summed(kernels, (k) => k.op);
+}
+
+/** Kernel times summed per op and shape (KernelTime.shape), largest first: which products of an op take its time. */
+export function byShape(kernels: readonly KernelTime[]): { op: string; ms: number; count: number }[] {
+  return summed(kernels, (k) => (k.shape ? `${k.op} ${k.shape}` : k.op));
+}
+
+function summed(kernels: readonly KernelTime[], keyOf: (k: KernelTime) => string): { op: string; ms: number; count: number }[] {
   const m = new Map<string, { op: string; ms: number; count: number }>();
   for (const k of kernels) {
-    const e = m.get(k.op) ?? { op: k.op, ms: 0, count: 0 };
+    const key = keyOf(k);
+    const e = m.get(key) ?? { op: key, ms: 0, count: 0 };
     e.ms += k.ms;
     e.count++;
-    m.set(k.op, e);
+    m.set(key, e);
   }
   return [...m.values()].sort((a, b) => b.ms - a.ms);
 }

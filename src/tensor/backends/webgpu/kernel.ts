@@ -53,6 +53,8 @@ export interface Items {
 export interface Launch {
   /** The op, for error messages and GPU debug labels. */
   op: string;
+  /** What tells this launch from others of its op in a profile (sizes, plan); called only while kernels are timed. */
+  shape?: () => string;
   operands: readonly Operand[];
   u32?: Record<string, number>;
   i32?: Record<string, number>;
@@ -304,7 +306,7 @@ export function launch(spec: Launch): void {
     entries.push({ binding: 0, resource: { buffer: slot.buffer, offset: 0, size: slot.size } });
     if (spec.fault) entries.push({ binding: spec.operands.length + 1, resource: { buffer: b.faultBuffer } });
     const bindGroup = b.bindGroup(key, layout, entries);
-    b.recorder.dispatch(pipeline, bindGroup, groups, slot.offset!, spec.op);
+    b.recorder.dispatch(pipeline, bindGroup, groups, slot.offset!, spec.op, spec.shape);
   };
 
   if (!spec.items) {

@@ -170,6 +170,25 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) size:
   assert.deepEqual(await read(out), new Array(64).fill(0));
 });
 
+test('recorded work is submitted in batches that start small after a pause and double while recording goes on', async () => {
+  const a = tensor(values(64, 1), [64], { backend: gpu });
+  await a.data();
+  const submits = () => gpu.recorder.submits;
+  const s0 = submits(), d0 = gpu.recorder.submittedDispatches;
+  // One synchronous stretch of 600 dispatches: 16, 32, 64, 128, 256, then the rest when the stretch ends.
+  for (let i = 0; i < 600; i++) add(a, a).dispose();
+  assert.equal(submits() - s0, 5);
+  await gpu.sync();
+  assert.equal(submits() - s0, 6);
+  assert.equal(gpu.recorder.submittedDispatches - d0, 600);
+  // After the pause the GPU starts again after 16.
+  for (let i = 0; i < 20; i++) add(a, a).dispose();
+  assert.equal(submits() - s0, 7);
+  await gpu.sync();
+  assert.equal(submits() - s0, 8);
+  a.dispose();
+});
+
 test('an allocation beyond maxBufferSize is refused at once', () => {
   assert.throws(() => gpu.alloc('float32', Math.ceil(gpu.limits.maxBuffer / 4) + 1), /exceeds this GPU's maxBufferSize/);
 });
@@ -185,6 +204,8 @@ test('timeKernels times every kernel its work records, in order, and the work st
   assert.equal(dropped, 0);
   assert.equal(kernels.length, dispatched);
   assert.deepEqual(kernels.map((k) => k.op), ['exp', 'matmul']);
+  // matmul tells its products apart in profiles: sizes (M as a range of powers of two) and plan.
+  assert.equal(kernels[1]!.shape, '33–64 × 32 × 16 nn, tiles 64');
   for (const k of kernels) assert.ok(Number.isFinite(k.ms) && k.ms >= 0, `${k.op}: ${k.ms} ms`);
   const expected = await read(matmul(exp(a), b));
   assert.deepEqual(result, expected);

@@ -142,6 +142,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
+/**
+ * A product's sizes for profiles (Launch.shape): M as a power-of-two range, so that the many row counts of
+ * tracing's passes fall into few groups; K and N exactly, with the transposes.
+ */
+export function productShape(d: MatmulDims): string {
+  const hi = 2 ** Math.ceil(Math.log2(Math.max(1, d.m)));
+  const m = hi <= 16 ? `${d.m}` : `${hi / 2 + 1}–${hi}`;
+  return `${d.batch > 1 ? `${d.batch} × ` : ''}${m} × ${d.k} × ${d.n} ${d.transA ? 't' : 'n'}${d.transB ? 't' : 'n'}${d.columns ? ` into ${d.columns.length}` : ''}`;
+}
+
 /** Sources by shape of the kernel: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 
@@ -156,7 +166,7 @@ export function launchRows(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: 
   const rowBlocks = Math.ceil(d.m / rows), colGroups = Math.ceil(d.n / ((WG / p.lanes) * p.cols));
   const groups = d.batch * rowBlocks * colGroups;
   launch({
-    op: 'matmul (few rows)', workgroupSize: WG,
+    op: 'matmul (few rows)', workgroupSize: WG, shape: () => `${productShape(d)}, ${p.lanes} lanes`,
     operands: [{ name: 'a', tensor: a, vec4: va }, { name: 'b', tensor: b, vec4: vb }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
     u32: { M: d.m, K: d.k, N: d.n, rowBlocks, colGroups, groups, strideA: d.strideA, strideB: d.strideB },
     code,

@@ -1,6 +1,6 @@
 import type { Tensor } from '../../tensor.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
-import { epilogue, epilogueHelpers, launchRows, outputOperands, rowsPlan, storeC, type RowsPlan } from './matmul-rows.wgsl.js';
+import { epilogue, epilogueHelpers, launchRows, outputOperands, productShape, rowsPlan, storeC, type RowsPlan } from './matmul-rows.wgsl.js';
 
 /**
  * C = op(A)·op(B) in WGSL. A workgroup of 16×16 invocations computes a T×T output tile, each invocation a TM×TM
@@ -83,6 +83,38 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [bo
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
+/**
+ * `put4(cOff, gi, gj, v)` stores one invocation's four adjacent elements (row gi, columns gj…gj+3) of C, with the
+ * bias, the activation and the column blocks (storeC). The four are written by name (v.x … v.w), and a column
+ * block is chosen once for the four: a loop over v[q] with the block chosen per element made the whole kernel
+ * 1.5× slower on the H100 wherever the product had a block or an activation (bench/results/models.md, 2026-11-25
+ * 03:04: Mamba's in_proj at 512 rows took 1.20 ms as two blocks, against 0.79 ms as one output in matmul.md 03:05).
+ * A loop remains for the last columns when they are not four.
+ */
+function put4Source(d: MatmulDims, bias: boolean, columns: readonly number[] | null): string {
+  const lanes = ['x', 'y', 'z', 'w'];
+  const value = (v: string, col: string) => epilogue(d, `${v}${bias ? ` + ld_bias(${col})` : ''}`);
+  const at = (q: number) => (q === 0 ? 'gj' : `gj + ${q}u`);
+  const tail = `for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { ${storeC(columns, 'cOff', 'gi', 'gj + q', value('v[q]', 'gj + q'))} } }`;
+  let whole: string;
+  if (!columns) {
+    whole = `let o = cOff + gi * P.N + gj; ${lanes.map((l, q) => `st_c(o${q ? ` + ${q}u` : ''}, ${value(`v.${l}`, at(q))});`).join(' ')}`;
+  } else {
+    let start = 0;
+    whole = columns.map((w, q) => {
+      const body = `let o = gi * ${w}u + gj - ${start}u; ${lanes.map((l, e) => `st_c${q}(o${e ? ` + ${e}u` : ''}, ${value(`v.${l}`, at(e))});`).join(' ')}`;
+      const cond = q === columns.length - 1 ? '' : `if (gj < ${start + w}u) `;
+      start += w;
+      return `${q > 0 ? 'else ' : ''}${cond}{ ${body} }`;
+    }).join(' ');
+  }
+  // Four adjacent columns lie in one block when every block's width is a multiple of four (gj is one).
+  const fourInOneBlock = !columns || columns.every((w) => w % 4 === 0);
+  return `fn put4(cOff: u32, gi: u32, gj: u32, v: vec4<f32>) {
+  ${fourInOneBlock ? `if (gj + 3u < P.N) { ${whole} } else { ${tail} }` : tail}
+}`;
+}
+
 function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean, columns: readonly number[] | null): string {
   const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -131,8 +163,7 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb
     return `{ ${reads} ${fmas} }`;
   }).join('\n    ');
   const store = range(tm).flatMap((r) => range(cb).map((c) => `
-  { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
-    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { ${storeC(columns, 'cOff', 'gi', 'gj + q', epilogue(d, `v[q]${bias ? ' + ld_bias(gj + q)' : ''}`))} } } } }`)).join('');
+  { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; if (gi < P.M) { put4(cOff, gi, col0 + ${c * 64}u + tx * 4u, c${r * cb + c}); } }`)).join('');
   const fetchBoth = `${A.fetch}\n${B.fetch}`;
   const stashBoth = (buf: number) => `${A.stash(buf)}\n${B.stash(buf)}`;
   // The next slab is fetched into registers while the current one is multiplied.
@@ -162,7 +193,7 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb
     ${stashBoth(1 - buf)}
     workgroupBarrier();`).join('\n')}
   }`;
-  return `
+  return `${put4Source(d, bias, columns)}
 var<workgroup> As: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 @compute @workgroup_size(256)
@@ -212,7 +243,7 @@ function launchTiles(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: Matmul
   const groups = p.splits * d.batch * tilesM * tilesN;
   const vec = vec4Reads(a, b, d, p);
   launch({
-    op: 'matmul', workgroupSize: 256,
+    op: 'matmul', workgroupSize: 256, shape: () => `${productShape(d)}, tiles ${t}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}`,
     operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
     u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
     code: cachedSource(d, p, vec, bias !== undefined, d.columns ?? null),
@@ -257,7 +288,7 @@ export function matmulGpu(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: M
   withScratch(outputs[0]!, [[splits * size]], (partial) => {
     launchTiles(a, b, [partial], { ...d, columns: null, activation: null }, { ...p, splits }, kPer);
     launch({
-      op: 'matmul (sum of K splits)',
+      op: 'matmul (sum of K splits)', shape: () => productShape(d),
       operands: [{ name: 'p', tensor: partial }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
       u32: { splits, size, N: d.n },
       code: sumSource(d, bias !== undefined, d.columns ?? null),
