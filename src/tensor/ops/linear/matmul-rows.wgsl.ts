@@ -52,9 +52,9 @@ function sumRounds(rows: number, p: RowsPlan, maxWorkgroupStorage: number): numb
 }
 
 /**
- * The WGSL statement that stores `value` as element (row, col) of C, in this kernel and the tile kernel: at
- * base + row·N + col of the one output `c`, or, with column blocks (MatmulOptions.columns), in the output `c<q>`
- * whose block holds col, at row·width + col − start.
+ * The WGSL statement that stores `value` as element (row, col) of C, in this kernel and in the second kernel of a
+ * tiled product: at base + row·N + col of the one output `c`, or, with column blocks (MatmulOptions.columns), in the
+ * output `c<q>` whose block holds col, at row·width + col − start.
  */
 export function storeC(columns: readonly number[] | null, base: string, row: string, col: string, value: string): string {
   if (!columns) return `st_c(${base} + (${row}) * P.N + ${col}, ${value});`;

@@ -83,39 +83,7 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [bo
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-/**
- * `put4(cOff, gi, gj, v)` stores one invocation's four adjacent elements (row gi, columns gj…gj+3) of C, with the
- * bias, the activation and the column blocks (storeC). The four are written by name (v.x … v.w), and a column
- * block is chosen once for the four: a loop over v[q] with the block chosen per element made the whole kernel
- * 1.5× slower on the H100 wherever the product had a block or an activation (bench/results/models.md, 2026-11-25
- * 03:04: Mamba's in_proj at 512 rows took 1.20 ms as two blocks, against 0.79 ms as one output in matmul.md 03:05).
- * A loop remains for the last columns when they are not four.
- */
-function put4Source(d: MatmulDims, bias: boolean, columns: readonly number[] | null): string {
-  const lanes = ['x', 'y', 'z', 'w'];
-  const value = (v: string, col: string) => epilogue(d, `${v}${bias ? ` + ld_bias(${col})` : ''}`);
-  const at = (q: number) => (q === 0 ? 'gj' : `gj + ${q}u`);
-  const tail = `for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { ${storeC(columns, 'cOff', 'gi', 'gj + q', value('v[q]', 'gj + q'))} } }`;
-  let whole: string;
-  if (!columns) {
-    whole = `let o = cOff + gi * P.N + gj; ${lanes.map((l, q) => `st_c(o${q ? ` + ${q}u` : ''}, ${value(`v.${l}`, at(q))});`).join(' ')}`;
-  } else {
-    let start = 0;
-    whole = columns.map((w, q) => {
-      const body = `let o = gi * ${w}u + gj - ${start}u; ${lanes.map((l, e) => `st_c${q}(o${e ? ` + ${e}u` : ''}, ${value(`v.${l}`, at(e))});`).join(' ')}`;
-      const cond = q === columns.length - 1 ? '' : `if (gj < ${start + w}u) `;
-      start += w;
-      return `${q > 0 ? 'else ' : ''}${cond}{ ${body} }`;
-    }).join(' ');
-  }
-  // Four adjacent columns lie in one block when every block's width is a multiple of four (gj is one).
-  const fourInOneBlock = !columns || columns.every((w) => w % 4 === 0);
-  return `fn put4(cOff: u32, gi: u32, gj: u32, v: vec4<f32>) {
-  ${fourInOneBlock ? `if (gj + 3u < P.N) { ${whole} } else { ${tail} }` : tail}
-}`;
-}
-
-function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean, columns: readonly number[] | null): string {
+function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean): string {
   const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
@@ -163,7 +131,8 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb
     return `{ ${reads} ${fmas} }`;
   }).join('\n    ');
   const store = range(tm).flatMap((r) => range(cb).map((c) => `
-  { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; if (gi < P.M) { put4(cOff, gi, col0 + ${c * 64}u + tx * 4u, c${r * cb + c}); } }`)).join('');
+  { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
+    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(cOff + gi * P.N + gj + q, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); } } } }`)).join('');
   const fetchBoth = `${A.fetch}\n${B.fetch}`;
   const stashBoth = (buf: number) => `${A.stash(buf)}\n${B.stash(buf)}`;
   // The next slab is fetched into registers while the current one is multiplied.
@@ -193,7 +162,7 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb
     ${stashBoth(1 - buf)}
     workgroupBarrier();`).join('\n')}
   }`;
-  return `${put4Source(d, bias, columns)}
+  return `
 var<workgroup> As: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 @compute @workgroup_size(256)
@@ -226,27 +195,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
-function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, columns: readonly number[] | null): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}|${columns ?? ''}|${d.activation ?? ''}`;
+function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean): string {
+  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = epilogueHelpers(d) + tileSource(d, p, vec, bias, columns)));
+  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias)));
   return code;
 }
 
-/**
- * `bias` (a vector of the N columns) is added as each element of C is stored, and column blocks go to their own
- * outputs (storeC); a K split writes plain partial products to one scratch output, and its sum does both.
- */
-function launchTiles(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor): void {
+/** One output C (d.columns and d.activation are the second kernel's: see matmulGpu); `bias` is added as C is stored. */
+function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor): void {
   const t = 16 * p.tm;
   const tilesM = Math.ceil(d.m / t), tilesN = Math.ceil(d.n / t);
   const groups = p.splits * d.batch * tilesM * tilesN;
   const vec = vec4Reads(a, b, d, p);
   launch({
     op: 'matmul', workgroupSize: 256, shape: () => `${productShape(d)}, tiles ${t}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}`,
-    operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
+    operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
     u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
-    code: cachedSource(d, p, vec, bias !== undefined, d.columns ?? null),
+    code: cachedSource(d, p, vec, bias !== undefined),
     groups,
   });
 }
@@ -271,6 +237,14 @@ function sumSource(d: MatmulDims, bias: boolean, columns: readonly number[] | nu
 /**
  * C = op(A)·op(B), plus `bias` (a vector of the N columns) in every row when given, into `outputs`: C, or one
  * tensor per block of columns (d.columns).
+ *
+ * The tile kernel stores a plain product (plus the bias) and nothing else: with column blocks or softplus in its
+ * store the whole kernel ran 1.5× slower on the H100, probably because its registers then no longer fit two
+ * workgroups per multiprocessor (bench/results/models.md 2026-11-25 03:04, Mamba's in_proj at 512 rows: 1.20 ms as
+ * two blocks against 0.79 ms as one output in matmul.md 03:05; dt_proj with softplus 0.080 against 0.052 ms; a
+ * store that named the four elements of each vec4 made even plain products 1.5× slower, matmul.md 03:33). A product
+ * with blocks or an activation therefore writes C to scratch, and a second kernel applies them as it copies: the
+ * same kernel that sums the partial products of a K split.
  */
 export function matmulGpu(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: MatmulDims, bias?: Tensor): void {
   if (d.batch * d.m * d.n === 0) return;
@@ -283,12 +257,12 @@ export function matmulGpu(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: M
   // Each split's K range is a whole number of slabs, so no split is empty (and K = 0 is one split writing zeros).
   const kPer = Math.ceil(Math.ceil(d.k / p.splits) / p.bk) * p.bk;
   const splits = d.k === 0 ? 1 : Math.ceil(d.k / kPer);
-  if (splits === 1) { launchTiles(a, b, outputs, d, { ...p, splits: 1 }, d.k, bias); return; }
+  if (splits === 1 && !d.columns && !d.activation) { launchTiles(a, b, outputs[0]!, d, { ...p, splits: 1 }, d.k, bias); return; }
   const size = d.batch * d.m * d.n;
   withScratch(outputs[0]!, [[splits * size]], (partial) => {
-    launchTiles(a, b, [partial], { ...d, columns: null, activation: null }, { ...p, splits }, kPer);
+    launchTiles(a, b, partial, { ...d, columns: null, activation: null }, { ...p, splits }, kPer);
     launch({
-      op: 'matmul (sum of K splits)', shape: () => productShape(d),
+      op: splits > 1 ? 'matmul (sum of K splits)' : 'matmul (blocks, activation)', shape: () => productShape(d),
       operands: [{ name: 'p', tensor: partial }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
       u32: { splits, size, N: d.n },
       code: sumSource(d, bias !== undefined, d.columns ?? null),

@@ -2,7 +2,6 @@ import type { Tensor } from '../../tensor.js';
 import { backendOf, launch, withScratch, workgroupSize } from '../../backends/webgpu/kernel.js';
 import { sumAxes } from '../../backends/webgpu/reduce.js';
 import { copyElements, zeroFill } from '../../backends/webgpu/copy.js';
-import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
 
 /**
  * The selective scan in WGSL: one invocation per (batch row, channel) runs the recurrence over time with the
@@ -17,6 +16,16 @@ import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
  * time in registers and over batch rows afterwards.
  */
 const SEG = 16;
+
+/**
+ * The decay exp(Δ·a) of each state at each step, by the GPU's own exp rather than the Cephes exp_f that other kernels
+ * use to match the CPU to the last bit. Its argument is never positive here (Δ > 0 after softplus, a = −exp(A_log)
+ * < 0), so the result lies in [0, 1], and native exp adds a relative error of order 1e-6 at most. exp_f, about 25
+ * instructions with its range checks and ldexp, ran 16 times per channel and step: by our estimate the scan used a
+ * fifth of the H100's arithmetic rate and far less of its memory bandwidth (bench/results/models.md, 2026-11-25
+ * 03:04: 1.5 ms a layer at 4096 rows).
+ */
+const DECAY = 'fn decay_f(x: f32) -> f32 { return exp(x); }';
 
 interface Dims { B: number; L: number; D: number; N: number }
 
@@ -40,7 +49,7 @@ export function selectiveScanGpu(inputs: readonly Tensor[], h0: Tensor | null, y
       ...(state ? [{ name: 'state', tensor: state, write: true }] : []),
     ],
     u32: { L, D, blocks, groups: B * blocks },
-    code: `${wgslMath('exp')}
+    code: `${DECAY}
 const NS: u32 = ${N}u;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -61,7 +70,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let bt = (b * P.L + t) * NS;
     var acc = 0.0;
     for (var n = 0u; n < NS; n = n + 1u) {
-      s[n] = exp_f(dv * a[n]) * s[n] + dx * ld_Bm(bt + n);
+      s[n] = decay_f(dv * a[n]) * s[n] + dx * ld_Bm(bt + n);
       acc = acc + s[n] * ld_C(bt + n);
       ${state ? 'st_state(i * NS + n, s[n]);' : ''}
     }
@@ -99,7 +108,7 @@ export function selectiveScanBackwardGpu(inputs: readonly Tensor[], h0: Tensor |
           { name: 'partA', tensor: partA, write: true }, { name: 'partD', tensor: partD, write: true },
         ],
         u32: { B, L, D, blocks, groups: B * blocks, segments, ckEnd: (segments - 1) * SEG },
-        code: `${wgslMath('exp')}
+        code: `${DECAY}
 const NS: u32 = ${N}u;
 const SEG: u32 = ${SEG}u;
 const FIRST: u32 = ${first}u;
@@ -125,7 +134,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let i = (b * P.L + t) * P.D + c;
       let dv = ld_dt(i);
       let dx = dv * ld_x(i);
-      for (var n = 0u; n < NS; n = n + 1u) { s[n] = exp_f(dv * a[n]) * s[n] + dx * ld_Bm((b * P.L + t) * NS + n); }
+      for (var n = 0u; n < NS; n = n + 1u) { s[n] = decay_f(dv * a[n]) * s[n] + dx * ld_Bm((b * P.L + t) * NS + n); }
       if ((t + 1u) % SEG == 0u) {
         let q = (t + 1u) / SEG - 1u;
         for (var n = 0u; n < NS; n = n + 1u) { st_ck(slot(q + FIRST, b, c) + n, s[n]); }
@@ -153,7 +162,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let dv = ld_dt(i);
         let dx = dv * ld_x(i);
         for (var n = 0u; n < NS; n = n + 1u) {
-          s[n] = exp_f(dv * a[n]) * s[n] + dx * ld_Bm((b * P.L + t) * NS + n);
+          s[n] = decay_f(dv * a[n]) * s[n] + dx * ld_Bm((b * P.L + t) * NS + n);
           hs[(t - t0) * NS + n] = s[n];
         }
       }
@@ -172,7 +181,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var n = 0u; n < NS; n = n + 1u) {
           // λ_t = gy_t·C_t + gS_t + a_{t+1}·λ_{t+1}: the adjoint of s_t.
           let l = lam[n] + gv * ld_C(bt + n)${gS ? ' + ld_gS(i * NS + n)' : ''};
-          let decay = exp_f(dv * a[n]);
+          let decay = decay_f(dv * a[n]);
           var sp = h0[n];
           if (t > t0) { sp = hs[(t - t0 - 1u) * NS + n]; }
           share[lid * ${2 * N}u + n] = l * (dv * xv);
