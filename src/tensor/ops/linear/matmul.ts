@@ -19,14 +19,16 @@ export interface MatmulOptions {
   /** Use bᵀ: b is [..., n, k] — the layout of a linear layer's weight. */
   transB?: boolean;
   /**
-   * Widths of blocks of C's columns, each its own output tensor [m, width] (they sum to n): one product, one
-   * launch and one read of A for several linear maps stacked in one weight (Mamba's in_proj gives x and z; its
-   * x_proj gives Δ's low-rank input, B and C). Only for operands without batch dimensions (rank-2 after folding).
+   * Widths of blocks of C's columns, each its own output tensor [m, width] (they sum to n): one product and one
+   * read of A for several linear maps stacked in one weight (Mamba's in_proj gives x and z; its x_proj gives Δ's
+   * low-rank input, B and C). Only for operands without batch dimensions (rank-2 after folding). On the GPU a
+   * product of more than 16 rows stores its blocks by a second kernel (see matmulGpu).
    */
   columns?: readonly number[];
   /**
    * A function applied to each element of C (after the bias) as it is stored: Mamba's Δ = softplus(dt_proj(·)) in
-   * one kernel. Its gradient recomputes the product before the function. Not with `columns`.
+   * one op (one kernel for at most 16 rows on the GPU, two for more: see matmulGpu). Its gradient recomputes the
+   * product before the function. Not with `columns`.
    */
   activation?: 'softplus';
 }
