@@ -80,4 +80,10 @@ test('few-row products pick the few-row kernel, others the tiles', () => {
   assert.equal(plan({ ...d, m: 16, transB: false }).kind ?? 'tiles', 'tiles');
   // Few columns (Mamba's x_proj, 192 of them) spread K over more lanes to keep the GPU busy.
   assert.deepEqual(plan({ ...d, m: 16, k: 5120, n: 192 }), { kind: 'rows', lanes: 256, cols: 4 });
+  // Too few tiles for the GPU are split along K: 80 and 160 tiles are, 200 and 256 are not.
+  const splits = (m: number, k: number, n: number) => (plan({ ...d, m, k, n }) as { splits: number }).splits;
+  assert.equal(splits(512, 5120, 2560), 4);
+  assert.equal(splits(1024, 5120, 2560), 2);
+  assert.equal(splits(1280, 5120, 2560), 1);
+  assert.equal(splits(2048, 2048, 2048), 1);
 });

@@ -11,8 +11,8 @@ import { epilogue, epilogueHelpers, launchRows, outputOperands, productShape, ro
  * (`vec4Choice`). Rows of the staged slabs are padded by one vec4 so that the scalar stores of a warp spread over the
  * memory banks.
  *
- * A product with too few tiles to fill the GPU (a 16-row activation times a 2560-wide weight: 40 tiles on 132
- * multiprocessors, each running a 5120-long loop) is split along K: each split writes its partial product to
+ * A product with too few tiles to fill the GPU (under SPLIT_BELOW: 512 rows against a 5120×2560 weight is 80 tiles
+ * on 132 multiprocessors, each running a 5120-long loop) is split along K: each split writes its partial product to
  * scratch and a second kernel sums them.
  *
  * Transposes are baked into the source; batch items, splits, row tiles and column tiles are numbered flat over a
@@ -38,8 +38,14 @@ export interface TilePlan { kind?: 'tiles'; tm: 4 | 8; bk: number; splits: numbe
 /** A product's kernel: tiles (`TilePlan`), or the few-row kernel of matmul-rows.wgsl.ts. */
 export type MatmulPlan = TilePlan | RowsPlan;
 
-/** Workgroups that keep an H100 (132 multiprocessors) busy; fewer tiles than this get a K split. */
+/** Workgroups that keep an H100 (132 multiprocessors) busy: a K split makes about this many of too few tiles. */
 const BUSY = 264;
+/**
+ * Products of fewer tiles than this are split along K. Measured on the H100 (bench/results/matmul.md, 2026-11-25
+ * 04:04): 160 tiles ran faster split in two (33.1 against 26.1 TFLOP/s), 200 about as fast either way (32.0 and
+ * 32.9), and 240, 256 and 260 faster whole (2048³: 36.1 against 33.0; 2048×2048×2048 A·Bᵀ 39.2 against 35.6).
+ */
+const SPLIT_BELOW = 192;
 /** The shortest K range worth a split of its own. */
 const MIN_SPLIT_K = 256;
 
@@ -52,7 +58,7 @@ export function tilePlan(d: MatmulDims): TilePlan {
   const t = 16 * tm;
   const tiles = d.batch * Math.ceil(d.m / t) * Math.ceil(d.n / t);
   let splits = 1;
-  if (tiles < BUSY && d.k >= 2 * MIN_SPLIT_K) splits = Math.min(Math.ceil(BUSY / tiles), Math.floor(d.k / MIN_SPLIT_K), 32);
+  if (tiles < SPLIT_BELOW && d.k >= 2 * MIN_SPLIT_K) splits = Math.min(Math.ceil(BUSY / tiles), Math.floor(d.k / MIN_SPLIT_K), 32);
   return { tm, bk: tm === 8 ? 8 : 16, splits, vec4: vec4Choice(d) };
 }
 
