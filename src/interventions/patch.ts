@@ -3,7 +3,7 @@ import { FactlabError } from '../tensor/errors.js';
 import { broadcastShapes, fmt, sameShape } from '../tensor/shape.js';
 import { tensor } from '../tensor/creation.js';
 import { where } from '../tensor/ops/shape/where.js';
-import { indexSelect } from '../tensor/ops/shape/index-select.js';
+import { slice } from '../tensor/ops/shape/slice.js';
 import { add, mul } from '../tensor/ops/elementwise/binary.js';
 import type { Intervention } from './types.js';
 
@@ -62,11 +62,10 @@ export function applyIntervention(site: string, p: Intervention, x: Tensor, posA
       case 'copyRow': {
         const B = x.shape[0]!;
         if (!Number.isInteger(p.fromRow) || p.fromRow < 0 || p.fromRow >= B) throw new FactlabError(`intervention at ${site}: fromRow ${p.fromRow} is outside the batch of ${B}`);
-        const map = Int32Array.from({ length: B }, (_, r) => r);
-        for (const r of p.rows ?? map) if (r >= 0 && r < B) map[r] = p.fromRow;
-        const idx = tensor(map, [B], { backend: x.backend });
-        const src = indexSelect(x, 0, idx);
-        temps.push(idx, src);
+        // The source row as a view, broadcast over the batch by where: the mask selects only the rows copied to,
+        // so no copy of the whole activation is made (tracing restores thousands of sites per fact).
+        const src = slice(x, 0, p.fromRow, p.fromRow + 1);
+        temps.push(src);
         return where(m, src, x);
       }
       case 'map': {
