@@ -36,7 +36,7 @@ const DEFAULT_SHAPES = '2048x2048x2048:nn,2048x2048x2048:nt,512x10240x2560:nn,51
 function parse(spec: string): Shape {
   const m = /^(\d+)x(\d+)x(\d+):(nn|nt|tn)((?::(?:bf16|f16|into\d+|bias|softplus))*)$/.exec(spec);
   const parts = (m?.[5] ?? '').split(':').filter(Boolean);
-  const into = Number(/into(\d+)/.exec(m?.[5] ?? '')?.[1] ?? 1);
+  const into = Number(parts.find((x) => x.startsWith('into'))?.slice(4) ?? 1);
   if (!m || (into > 1 && (m[4] !== 'nt' || +m[3]! % into !== 0))) throw new Error(`--shapes: '${spec}' is not MxKxN:nn, MxKxN:nt or MxKxN:tn, optionally followed by :bf16 or :f16 (B stored in 16 bits), :intoQ (Q equal blocks of columns, nt only, Q dividing N), :bias or :softplus`);
   const bDtype = parts.includes('bf16') ? 'bfloat16' : parts.includes('f16') ? 'float16' : 'float32';
   return { spec, m: +m[1]!, k: +m[2]!, n: +m[3]!, transA: m[4] === 'tn', transB: m[4] === 'nt', bDtype, into, bias: parts.includes('bias'), softplus: parts.includes('softplus') };

@@ -19,7 +19,7 @@ import { benchContext, writeBenchRecord } from './context.js';
 import { loadModel } from '../src/models/load.js';
 import { useBackend } from '../src/tensor/backends/by-name.js';
 import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
-import { byOp, byShape } from '../src/tensor/backends/webgpu/kernel-timer.js';
+import { byOp, byShape, type KernelTotal } from '../src/tensor/backends/webgpu/kernel-timer.js';
 import { tensor } from '../src/tensor/creation.js';
 import { Rng } from '../src/tensor/random.js';
 import { valueAndGrad } from '../src/tensor/autodiff.js';
@@ -36,7 +36,7 @@ interface Row {
   kind: 'forward' | 'forward+backward'; batch: number; ms: number | null; peakBytes: number | null; error?: string;
   /** With --profile: the GPU time of the pass's kernels (timestamps), their count, and the ops that took most of it. */
   /** `products`: matmul's kernels by sizes and plan (KernelTime.shape), largest first. */
-  gpu?: { ms: number; kernels: number; top: { op: string; ms: number; count: number }[]; products: { op: string; ms: number; count: number }[] };
+  gpu?: { ms: number; kernels: number; top: KernelTotal[]; products: KernelTotal[] };
 }
 
 const list = (s: string) => s.split(',').filter(Boolean).map(Number);
@@ -86,7 +86,7 @@ async function time(model: LanguageModel, gpu: WebGPUBackend | null, kind: Row['
     const row: Row = { kind, batch, ms: +median(ms).toFixed(2), peakBytes: gpu ? gpu.peakMemoryBytes() : null };
     if (profile && gpu) {
       const { kernels } = await gpu.timeKernels(run);
-      row.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(2), kernels: kernels.length, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(2) })), products: byShape(kernels).filter((x) => x.op.startsWith('matmul')).slice(0, 4).map((x) => ({ ...x, ms: +x.ms.toFixed(2) })) };
+      row.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(2), kernels: kernels.length, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(2) })), products: byShape(kernels, 'matmul').slice(0, 4).map((x) => ({ ...x, ms: +x.ms.toFixed(2) })) };
     }
     return row;
   } catch (e) {

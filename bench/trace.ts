@@ -28,7 +28,7 @@ import { randomModel } from '../src/models/random.js';
 import { saveModel } from '../src/models/save.js';
 import { useBackend } from '../src/tensor/backends/by-name.js';
 import { WebGPUBackend } from '../src/tensor/backends/webgpu/webgpu-backend.js';
-import { byOp, byShape } from '../src/tensor/backends/webgpu/kernel-timer.js';
+import { byOp, byShape, type KernelTotal } from '../src/tensor/backends/webgpu/kernel-timer.js';
 import { Rng } from '../src/tensor/random.js';
 import { traceInput, tracePatches } from '../src/methods/tracing/trace.js';
 import { planBatches, sharedPrefix } from '../src/methods/tracing/engine.js';
@@ -51,7 +51,7 @@ interface FactlabMode {
   msPerFact: number[]; batchSize: number; reuse: boolean; reusePositions: boolean; work: number;
   /** With --profile: one more fact with every kernel timed on the GPU. */
   /** `products`: matmul's kernels by sizes and plan (KernelTime.shape), largest first. */
-  gpu?: { ms: number; kernels: number; passes: number; top: { op: string; ms: number; count: number }[]; products: { op: string; ms: number; count: number }[] };
+  gpu?: { ms: number; kernels: number; passes: number; top: KernelTotal[]; products: KernelTotal[] };
 }
 interface Opts { preset: string; facts: number; tokens: number; batchSize: string; backend: string; python: string; device: string; reference: boolean; referenceSeconds: number; modes: string; threads: number; profile: boolean }
 
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
       let passes = 0;
       const { kernels, dropped } = await gpu.timeKernels(() => traceInput(model, inputs[0]!, sites, { batchSize, reuse, reusePositions, skipUnchanged: reuse, onProgress: () => { passes++; } }), 1 << 20);
       if (dropped > 0) console.error(`profile: ${dropped} kernels ran untimed`);
-      factlab[mode]!.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(1), kernels: kernels.length + dropped, passes: passes - 1, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })), products: byShape(kernels).filter((x) => x.op.startsWith('matmul')).slice(0, 10).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })) };
+      factlab[mode]!.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(1), kernels: kernels.length + dropped, passes: passes - 1, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })), products: byShape(kernels, 'matmul').slice(0, 10).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })) };
     }
   }
 

@@ -58,18 +58,24 @@ export class KernelTimer {
   }
 }
 
+/** The GPU time of a group of kernels and their number; `op` names the group. */
+export interface KernelTotal { op: string; ms: number; count: number }
+
 /** Kernel times summed per op, largest first: where a pass spends its GPU time. */
-export function byOp(kernels: readonly KernelTime[]): { op: string; ms: number; count: number }[] {
+export function byOp(kernels: readonly KernelTime[]): KernelTotal[] {
   return summed(kernels, (k) => k.op);
 }
 
-/** Kernel times summed per op and shape (KernelTime.shape), largest first: which products of an op take its time. */
-export function byShape(kernels: readonly KernelTime[]): { op: string; ms: number; count: number }[] {
-  return summed(kernels, (k) => (k.shape ? `${k.op} ${k.shape}` : k.op));
+/**
+ * Kernel times of the ops whose names start with `ops` (all: ''), summed per op and shape (KernelTime.shape),
+ * largest first: which products of matmul take its time.
+ */
+export function byShape(kernels: readonly KernelTime[], ops = ''): KernelTotal[] {
+  return summed(kernels.filter((k) => k.op.startsWith(ops)), (k) => (k.shape ? `${k.op} ${k.shape}` : k.op));
 }
 
-function summed(kernels: readonly KernelTime[], keyOf: (k: KernelTime) => string): { op: string; ms: number; count: number }[] {
-  const m = new Map<string, { op: string; ms: number; count: number }>();
+function summed(kernels: readonly KernelTime[], keyOf: (k: KernelTime) => string): KernelTotal[] {
+  const m = new Map<string, KernelTotal>();
   for (const k of kernels) {
     const key = keyOf(k);
     const e = m.get(key) ?? { op: key, ms: 0, count: 0 };

@@ -19,11 +19,11 @@ const SEG = 16;
 
 /**
  * The decay exp(Δ·a) of each state at each step, by the GPU's own exp rather than the Cephes exp_f that other kernels
- * use to match the CPU to the last bit. In Mamba its argument is never positive (Δ > 0 after softplus, a =
- * −exp(A_log) < 0), so the result lies in [0, 1], and native exp adds a relative error of order 1e-6 at most. exp_f, about 25
- * instructions with its range checks and ldexp, ran 16 times per channel and step: by our estimate the scan used a
- * fifth of the H100's arithmetic rate and far less of its memory bandwidth (bench/results/models.md, 2026-11-25
- * 03:04: 1.5 ms a layer at 4096 rows).
+ * use to match the CPU to the last bit. In Mamba its argument is never positive (Δ > 0 after softplus,
+ * a = −exp(A_log) < 0), so the result lies in [0, 1], and native exp adds a relative error of order 1e-6 at most.
+ * exp_f, about 25 instructions with its range checks and ldexp, ran 16 times per channel and step: by our estimate
+ * the scan used a fifth of the H100's arithmetic rate and far less of its memory bandwidth
+ * (bench/results/models.md, 2026-11-25 03:04: 1.5 ms a layer at 4096 rows).
  */
 const DECAY = 'fn decay_f(x: f32) -> f32 { return exp(x); }';
 
