@@ -126,7 +126,7 @@ async function main(): Promise<void> {
       let passes = 0;
       const { kernels, dropped } = await gpu.timeKernels(() => traceInput(model, inputs[0]!, sites, { batchSize, reuse, reusePositions, skipUnchanged: reuse, onProgress: () => { passes++; } }), 1 << 20);
       if (dropped > 0) console.error(`profile: ${dropped} kernels ran untimed`);
-      factlab[mode]!.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(1), kernels: kernels.length + dropped, passes: passes - 1, top: byOp(kernels).slice(0, 6).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })), products: byShape(kernels, 'matmul').slice(0, 10).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })) };
+      factlab[mode]!.gpu = { ms: +kernels.reduce((t, k) => t + k.ms, 0).toFixed(1), kernels: kernels.length + dropped, passes: passes - 1, top: byOp(kernels).slice(0, 12).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })), products: byShape(kernels, 'matmul').slice(0, 10).map((x) => ({ ...x, ms: +x.ms.toFixed(1) })) };
     }
   }
 

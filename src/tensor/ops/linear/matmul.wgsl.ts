@@ -1,4 +1,4 @@
-import type { Tensor } from '../../tensor.js';
+import { Tensor } from '../../tensor.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
 import { epilogue, epilogueHelpers, launchRows, outputOperands, productShape, rowsPlan, storeC, type RowsPlan } from './matmul-rows.wgsl.js';
 
@@ -34,7 +34,16 @@ export interface MatmulDims {
  * from memory as vec4s where its layout allows it (see `vec4Reads`); `double` stages slabs through two buffers of
  * workgroup memory, so one barrier per slab suffices where one buffer needs two.
  */
-export interface TilePlan { kind?: 'tiles'; tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean }
+export interface TilePlan {
+  kind?: 'tiles'; tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean;
+  /**
+   * Each warp of 32 invocations covers 4 × 8 of the 16 × 16 (rows × columns) where it covers 2 × 16 otherwise: its
+   * reads of the staged slabs then touch 4 vec4s of A and 8 of B per step, in place of 2 and 16.
+   */
+  warps?: boolean;
+  /** Number the tiles down the rows first, so that the workgroups running at once share the columns of B. */
+  rowsFirst?: boolean;
+}
 /** A product's kernel: tiles (`TilePlan`), or the few-row kernel of matmul-rows.wgsl.ts. */
 export type MatmulPlan = TilePlan | RowsPlan;
 
@@ -89,7 +98,7 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [bo
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean): string {
+function tileSource(d: MatmulDims, { tm, bk, double = false, warps = false, rowsFirst = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean): string {
   const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
@@ -175,10 +184,13 @@ var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flat_group(wid, nwg);
   if (g >= P.groups) { return; }
-  let tn = g % P.tilesN;
+  ${rowsFirst ? `let tmi = g % P.tilesM;
+  var rest = g / P.tilesM;
+  let tn = rest % P.tilesN;
+  rest = rest / P.tilesN;` : `let tn = g % P.tilesN;
   var rest = g / P.tilesN;
   let tmi = rest % P.tilesM;
-  rest = rest / P.tilesM;
+  rest = rest / P.tilesM;`}
   let item = rest % P.batch;
   let split = rest / P.batch;
   let row0 = tmi * ${t}u;
@@ -187,8 +199,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bOff = item * P.strideB;
   let kStart = split * P.kPer;
   let kEnd = min(P.K, kStart + P.kPer);
-  let tx = lid % 16u;
-  let ty = lid / 16u;
+  ${warps ? `let tx = lid % 8u + 8u * ((lid / 32u) % 2u);
+  let ty = (lid / 8u) % 4u + 4u * (lid / 64u);` : `let tx = lid % 16u;
+  let ty = lid / 16u;`}
   ${acc}
   ${A.regs} ${B.regs}
   var k0 = kStart;
@@ -202,7 +215,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
 function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}`;
+  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+!!p.warps}|${+!!p.rowsFirst}|${+bias}`;
   let code = sources.get(key);
   if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias)));
   return code;
@@ -241,6 +254,35 @@ function sumSource(d: MatmulDims, bias: boolean, columns: readonly number[] | nu
 }
 
 /**
+ * Whether each block of C's columns runs as a product of its own (`productPerBlock`): for a linear layer (B
+ * transposed, so a block of columns is a block of B's rows) whose blocks are whole tiles wide, such as Mamba's
+ * in_proj (x and z, 5120 columns each). Narrow blocks (x_proj's 160, 16 and 16) would waste most of their tiles.
+ */
+function blocksAlone(d: MatmulDims, p: TilePlan): boolean {
+  return d.transB && d.batch === 1 && d.columns!.every((w) => w % (16 * p.tm) === 0);
+}
+
+/**
+ * One product per block of columns, each into its own output, B's rows and the bias taken as views: where one
+ * product into scratch needs a second kernel to copy the blocks out (3–4% of the product on the H100, entry
+ * 03:50 of bench/results/matmul.md).
+ */
+function productPerBlock(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: MatmulDims, columns: readonly number[], bias?: Tensor): void {
+  let from = 0;
+  columns.forEach((n, j) => {
+    const rows = new Tensor([n, d.k], b.dtype, b.storage, b.offset + from * d.k);
+    const part = bias && new Tensor([n], bias.dtype, bias.storage, bias.offset + from);
+    try {
+      matmulGpu(a, rows, [outputs[j]!], { ...d, n, columns: null }, part);
+    } finally {
+      rows.dispose();
+      part?.dispose();
+    }
+    from += n;
+  });
+}
+
+/**
  * C = op(A)·op(B), plus `bias` (a vector of the N columns) in every row when given, into `outputs`: C, or one
  * tensor per block of columns (d.columns).
  *
@@ -260,6 +302,7 @@ export function matmulGpu(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: M
     if (d.transB) { launchRows(a, b, outputs, d, p, bias); return; }
     p = tilePlan(d);
   }
+  if (d.columns && !d.activation && blocksAlone(d, p)) { productPerBlock(a, b, outputs, d, d.columns, bias); return; }
   // Each split's K range is a whole number of slabs, so no split is empty (and K = 0 is one split writing zeros).
   const kPer = Math.ceil(Math.ceil(d.k / p.splits) / p.bk) * p.bk;
   const splits = d.k === 0 ? 1 : Math.ceil(d.k / kPer);
