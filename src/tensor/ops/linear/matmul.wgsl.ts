@@ -1,4 +1,4 @@
-import { Tensor } from '../../tensor.js';
+import type { Tensor } from '../../tensor.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
 import { epilogue, epilogueHelpers, launchRows, outputOperands, productShape, rowsPlan, storeC, type RowsPlan } from './matmul-rows.wgsl.js';
 
@@ -36,13 +36,14 @@ export interface MatmulDims {
  */
 export interface TilePlan {
   kind?: 'tiles'; tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean;
+  /** Steps through a slab in a loop of P.BK where it is otherwise unrolled (fewer fragments read ahead, so fewer registers). */
+  loop?: boolean;
   /**
-   * Each warp of 32 invocations covers 4 × 8 of the 16 × 16 (rows × columns) where it covers 2 × 16 otherwise: its
-   * reads of the staged slabs then touch 4 vec4s of A and 8 of B per step, in place of 2 and 16.
+   * Stores each block of C's columns (MatmulDims.columns) into its own output from the tile kernel, where they must
+   * all be whole tiles wide, so that the block is known per tile; otherwise C goes to scratch and a second kernel
+   * copies the blocks out.
    */
-  warps?: boolean;
-  /** Number the tiles down the rows first, so that the workgroups running at once share the columns of B. */
-  rowsFirst?: boolean;
+  blockStore?: boolean;
 }
 /** A product's kernel: tiles (`TilePlan`), or the few-row kernel of matmul-rows.wgsl.ts. */
 export type MatmulPlan = TilePlan | RowsPlan;
@@ -98,7 +99,7 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [bo
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-function tileSource(d: MatmulDims, { tm, bk, double = false, warps = false, rowsFirst = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean): string {
+function tileSource(d: MatmulDims, { tm, bk, double = false, loop = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean, blocks: readonly number[] | null): string {
   const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
@@ -138,16 +139,27 @@ function tileSource(d: MatmulDims, { tm, bk, double = false, warps = false, rows
     };
   };
   const A = staging('a', !d.transA, va), B = staging('b', d.transB, vb);
-  const read = (buf: number, arr: string, kk: number, c: number, who: string) => `${arr}[${buf * slab + kk * stride + c * 16}u + ${who}]`;
   const acc = range(tm * cb).map((x) => `var c${x} = vec4<f32>();`).join(' ');
-  const inner = (buf: number) => range(bk).map((kk) => {
-    const reads = range(cb).map((c) => `let a${c} = ${read(buf, 'As', kk, c, 'ty')}; let b${c} = ${read(buf, 'Bs', kk, c, 'tx')};`).join(' ');
+  /** One step along K: the fragments of A and B at slab row `at` (an expression), multiplied into the block. */
+  const step = (at: string) => {
+    const reads = range(cb).map((c) => `let a${c} = As[${at} + ${c * 16}u + ty]; let b${c} = Bs[${at} + ${c * 16}u + tx];`).join(' ');
     const fmas = range(tm).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${r >> 2}[${r & 3}]), b${c}, c${r * cb + c});`)).join(' ');
     return `{ ${reads} ${fmas} }`;
-  }).join('\n    ');
-  const store = range(tm).flatMap((r) => range(cb).map((c) => `
-  { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
-    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(cOff + gi * P.N + gj + q, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); } } } }`)).join('');
+  };
+  const inner = (buf: number) => (loop
+    ? `for (var kk = 0u; kk < P.BK; kk = kk + 1u) ${step(`${buf * slab}u + kk * ${stride}u`)}`
+    : range(bk).map((kk) => step(`${buf * slab + kk * stride}u`)).join('\n    '));
+  /** The block's stores into output `c` (a suffix of st_c) of `width` columns, the first of them C's column `first`. */
+  const storeTo = (c: string, width: string, first: string, base: string) => range(tm).flatMap((r) => range(cb).map((x) => `
+  { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 - ${first} + ${x * 64}u + tx * 4u;
+    if (gi < P.M) { let v = c${r * cb + x}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < ${width}) { st_c${c}(${base}gi * ${width} + gj + q, v[q]${bias ? ` + ld_bias(${first} + gj + q)` : ''}); } } } }`)).join('');
+  // With blocks of columns (all whole tiles wide) the block is the same for the whole tile: one branch per tile.
+  let from = 0;
+  const store = !blocks ? storeTo('', 'P.N', '0u', 'cOff + ') : blocks.map((w, q) => {
+    const code = `${q > 0 ? ' else ' : ''}${q < blocks.length - 1 ? `if (col0 < ${from + w}u) ` : ''}{${storeTo(`${q}`, `${w}u`, `${from}u`, '')}\n  }`;
+    from += w;
+    return code;
+  }).join('');
   const fetchBoth = `${A.fetch}\n${B.fetch}`;
   const stashBoth = (buf: number) => `${A.stash(buf)}\n${B.stash(buf)}`;
   // The next slab is fetched into registers while the current one is multiplied.
@@ -184,13 +196,10 @@ var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flat_group(wid, nwg);
   if (g >= P.groups) { return; }
-  ${rowsFirst ? `let tmi = g % P.tilesM;
-  var rest = g / P.tilesM;
-  let tn = rest % P.tilesN;
-  rest = rest / P.tilesN;` : `let tn = g % P.tilesN;
+  let tn = g % P.tilesN;
   var rest = g / P.tilesN;
   let tmi = rest % P.tilesM;
-  rest = rest / P.tilesM;`}
+  rest = rest / P.tilesM;
   let item = rest % P.batch;
   let split = rest / P.batch;
   let row0 = tmi * ${t}u;
@@ -199,9 +208,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bOff = item * P.strideB;
   let kStart = split * P.kPer;
   let kEnd = min(P.K, kStart + P.kPer);
-  ${warps ? `let tx = lid % 8u + 8u * ((lid / 32u) % 2u);
-  let ty = (lid / 8u) % 4u + 4u * (lid / 64u);` : `let tx = lid % 16u;
-  let ty = lid / 16u;`}
+  let tx = lid % 16u;
+  let ty = lid / 16u;
   ${acc}
   ${A.regs} ${B.regs}
   var k0 = kStart;
@@ -214,26 +222,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
-function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+!!p.warps}|${+!!p.rowsFirst}|${+bias}`;
+function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, blocks: readonly number[] | null): string {
+  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+!!p.loop}|${+bias}|${blocks ?? ''}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias)));
+  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias, blocks)));
   return code;
 }
 
-/** One output C (d.columns and d.activation are the second kernel's: see matmulGpu); `bias` is added as C is stored. */
-function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor): void {
+/**
+ * C into `outputs`: one, or one per block of columns (d.columns, under `blockStore` only; otherwise the blocks and
+ * d.activation are the second kernel's: see matmulGpu). `bias` is added as C is stored.
+ */
+function launchTiles(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor): void {
   const t = 16 * p.tm;
   const tilesM = Math.ceil(d.m / t), tilesN = Math.ceil(d.n / t);
   const groups = p.splits * d.batch * tilesM * tilesN;
   const vec = vec4Reads(a, b, d, p);
+  const blocks = d.columns ?? null;
   launch({
-    op: 'matmul', workgroupSize: 256, shape: () => `${productShape(d)}, tiles ${t}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}`,
-    operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
-    u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
-    code: cachedSource(d, p, vec, bias !== undefined),
+    op: 'matmul', workgroupSize: 256, shape: () => `${productShape(d)}, tiles ${t}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}${blocks ? ', blocks stored by tile' : ''}`,
+    operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, ...outputOperands(outputs, blocks), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
+    u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB, BK: p.bk },
+    code: cachedSource(d, p, vec, bias !== undefined, blocks),
     groups,
   });
+}
+
+/** Whether the tile kernel can store d.columns itself under `p`: every block whole tiles wide, no activation, no K split. */
+function storesBlocks(d: MatmulDims, p: TilePlan, splits: number): boolean {
+  return !!p.blockStore && !!d.columns && !d.activation && splits === 1 && d.columns.every((w) => w % (16 * p.tm) === 0);
 }
 
 const sumSplits = (d: MatmulDims, bias: boolean, columns: readonly number[] | null) => {
@@ -251,35 +268,6 @@ function sumSource(d: MatmulDims, bias: boolean, columns: readonly number[] | nu
   let code = sums.get(key);
   if (code === undefined) sums.set(key, (code = sumSplits(d, bias, columns)));
   return code;
-}
-
-/**
- * Whether each block of C's columns runs as a product of its own (`productPerBlock`): for a linear layer (B
- * transposed, so a block of columns is a block of B's rows) whose blocks are whole tiles wide, such as Mamba's
- * in_proj (x and z, 5120 columns each). Narrow blocks (x_proj's 160, 16 and 16) would waste most of their tiles.
- */
-function blocksAlone(d: MatmulDims, p: TilePlan): boolean {
-  return d.transB && d.batch === 1 && d.columns!.every((w) => w % (16 * p.tm) === 0);
-}
-
-/**
- * One product per block of columns, each into its own output, B's rows and the bias taken as views: where one
- * product into scratch needs a second kernel to copy the blocks out (3–4% of the product on the H100, entry
- * 03:50 of bench/results/matmul.md).
- */
-function productPerBlock(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: MatmulDims, columns: readonly number[], bias?: Tensor): void {
-  let from = 0;
-  columns.forEach((n, j) => {
-    const rows = new Tensor([n, d.k], b.dtype, b.storage, b.offset + from * d.k);
-    const part = bias && new Tensor([n], bias.dtype, bias.storage, bias.offset + from);
-    try {
-      matmulGpu(a, rows, [outputs[j]!], { ...d, n, columns: null }, part);
-    } finally {
-      rows.dispose();
-      part?.dispose();
-    }
-    from += n;
-  });
 }
 
 /**
@@ -302,14 +290,13 @@ export function matmulGpu(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: M
     if (d.transB) { launchRows(a, b, outputs, d, p, bias); return; }
     p = tilePlan(d);
   }
-  if (d.columns && !d.activation && blocksAlone(d, p)) { productPerBlock(a, b, outputs, d, d.columns, bias); return; }
   // Each split's K range is a whole number of slabs, so no split is empty (and K = 0 is one split writing zeros).
   const kPer = Math.ceil(Math.ceil(d.k / p.splits) / p.bk) * p.bk;
   const splits = d.k === 0 ? 1 : Math.ceil(d.k / kPer);
-  if (splits === 1 && !d.columns && !d.activation) { launchTiles(a, b, outputs[0]!, d, { ...p, splits: 1 }, d.k, bias); return; }
+  if ((splits === 1 && !d.columns && !d.activation) || storesBlocks(d, p, splits)) { launchTiles(a, b, outputs, d, { ...p, splits: 1 }, d.k, bias); return; }
   const size = d.batch * d.m * d.n;
   withScratch(outputs[0]!, [[splits * size]], (partial) => {
-    launchTiles(a, b, partial, { ...d, columns: null, activation: null }, { ...p, splits }, kPer);
+    launchTiles(a, b, [partial], { ...d, columns: null, activation: null }, { ...p, splits }, kPer);
     launch({
       op: splits > 1 ? 'matmul (sum of K splits)' : 'matmul (blocks, activation)', shape: () => productShape(d),
       operands: [{ name: 'p', tensor: partial }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
