@@ -2,7 +2,7 @@
  * float32 matmul throughput on the GPU, factlab beside PyTorch (TF32 off) in one run: the issue's two shapes (2048³
  * and 512×10240×2560), the few-row products of patching and editing a 2.8B model (16 or 384 rows against a
  * 2560×10240 weight), and Mamba's out_proj (K 5120). Each shape runs with the plan factlab picks and with every
- * forced plan of `--variants` (tile plans TMxBK[s][v|va|vb][d][l][o]; few-row plans rLANESxCOLS, for A·Bᵀ), so one run both
+ * forced plan of `--variants` (tile plans TMxBK[s|sN][v|va|vb][d]; few-row plans rLANESxCOLS, for A·Bᵀ), so one run both
  * measures and tunes.
  *   node dist/bench/matmul.js [--shapes 2048x2048x2048:nn,...] [--variants 8x8s,4x16,8x8svd,r64x2,...] [--reps 50] [--python python3] [--no-reference]
  * Appends a table to bench/results/matmul.md and docs/performance.md and writes bench/results/matmul-<date>-gpu.json.
@@ -97,7 +97,7 @@ async function heat(gpu: WebGPUBackend): Promise<void> {
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-const planName = (p: MatmulPlan) => (p.kind === 'rows' ? `few rows, ${p.lanes} lanes along K × ${p.cols} columns` : `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}${p.loop ? ', loop over K' : ''}${p.blockStore ? ', blocks stored by tile' : ''}`);
+const planName = (p: MatmulPlan) => (p.kind === 'rows' ? `few rows, ${p.lanes} lanes along K × ${p.cols} columns` : `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}`);
 
 async function main(o: Opts): Promise<void> {
   const loadAtStart = loadavg()[0]!;
@@ -117,11 +117,11 @@ async function main(o: Opts): Promise<void> {
       if (![32, 64, 128, 256].includes(lanes) || ![1, 2, 4].includes(cols)) throw new Error(`--variants: '${v}' is not rLANESxCOLS with LANES 32, 64, 128 or 256 and COLS 1, 2 or 4`);
       return { kind: 'rows', lanes, cols };
     }
-    const m = /^(\d)x(\d+)(s?)(v|va|vb|)(d?)(l?)(o?)$/.exec(v);
+    const m = /^(\d)x(\d+)(s\d*|)(v|va|vb|)(d?)$/.exec(v);
     const tm = Number(m?.[1]), bk = Number(m?.[2]);
-    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s][v|va|vb][d][l][o] with TM 4 or 8 and 16·TM·BK a multiple of 256, nor rLANESxCOLS (the few-row kernel)`);
+    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s|sN][v|va|vb][d] with TM 4 or 8 and 16·TM·BK a multiple of 256, nor rLANESxCOLS (the few-row kernel)`);
     const vec4 = ({ v: 'both', va: 'a', vb: 'b' } as const)[m[4] as 'v' | 'va' | 'vb'];
-    return { tm, bk, splits: 1, split: m[3] === 's', ...(vec4 && { vec4 }), double: m[5] === 'd', loop: m[6] === 'l', blockStore: m[7] === 'o' };
+    return { tm, bk, splits: m[3]!.length > 1 ? Number(m[3]!.slice(1)) : 1, split: m[3] === 's', ...(vec4 && { vec4 }), double: m[5] === 'd' };
   });
   const rows = [];
   for (const s of shapes) {
@@ -135,7 +135,7 @@ async function main(o: Opts): Promise<void> {
     // The few-row kernel takes A·Bᵀ only.
     for (const v of variants.filter((x) => x.kind !== 'rows' || s.transB)) {
       let p: MatmulPlan = v;
-      if (v.kind !== 'rows') { const { split, ...rest } = v; p = { ...rest, splits: split ? splits : 1 }; }
+      if (v.kind !== 'rows') { const { split, ...rest } = v; p = { ...rest, splits: split ? splits : v.splits }; }
       const t = await time(gpu, s, o.reps, p);
       tried.push({ plan: planName(p), ms: t.ms, tflops: flop / t.ms / 1e9 });
     }
@@ -167,7 +167,7 @@ async function main(o: Opts): Promise<void> {
 await new Command('matmul')
   .description('float32 matmul throughput on the GPU, factlab beside PyTorch')
   .option('--shapes <list>', 'MxKxN:nn|nt|tn[:bf16|:f16][:intoQ][:bias|:softplus], comma-separated', DEFAULT_SHAPES)
-  .option('--variants <list>', 'forced tile plans TMxBK[s: split K as planned][v, va, vb: vec4 reads of both, A, B][d: two buffers][l: a loop over each slab][o: blocks of columns stored by the tile kernel] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
+  .option('--variants <list>', 'forced tile plans TMxBK[s: split K as planned, sN: in N][v, va, vb: vec4 reads of both, A, B][d: two buffers] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
   .option('--reps <n>', 'products per round', (v) => Number(v), 50)
   .option('--python <path>', 'python with torch', process.env.FACTLAB_PYTHON ?? 'python3')
   .option('--no-reference', 'time factlab only')

@@ -3,7 +3,6 @@ import { FactlabError } from '../tensor/errors.js';
 import { slice } from '../tensor/ops/shape/slice.js';
 import { reshape } from '../tensor/ops/shape/reshape.js';
 import { concat } from '../tensor/ops/shape/concat.js';
-import { causalConv1d } from '../tensor/ops/mamba/causal-conv1d.js';
 import type { MambaConfig } from '../io/config/config.js';
 import type { MambaPast } from './model.js';
 
@@ -71,26 +70,18 @@ export function checkPast(config: MambaConfig, past: MambaPast, B: number, from:
     if (r.dtype !== 'int32' || r.rank !== 1 || r.shape[0] !== B) throw new FactlabError(`forward: the past's rows ${r.describe()} must be int32 [${B}] (one past row per batch row)`);
     R = (past.conv[from] ?? past.ssm[from])?.shape[0] ?? 0;
   }
-  const rows = past.rows ? `${R}` : `${B}`;
+  // Without past.rows, a layer's past may also be one row for every row of the batch (read in place).
+  const fits = (t: Tensor) => t.shape[0] === R || (!past.rows && t.shape[0] === 1);
+  const rows = past.rows ? `${R}` : `${B} or 1`;
+  const what = past.rows ? 'the past\'s rows' : 'the batch, or one row for all';
   for (let l = from; l < config.nLayer; l++) {
     const cv = past.conv[l], s = past.ssm[l];
     if (!cv || !s) throw new FactlabError(`forward: the past state has no ${cv ? 'SSM state' : 'conv input'} for layer ${l} (layers from ${from} on need one)`);
-    if (cv.rank !== 3 || cv.shape[0] !== R || cv.shape[1]! > config.dConv - 1 || cv.shape[2] !== D) {
-      throw new FactlabError(`forward: the past conv input of layer ${l} ${cv.describe()} must be [${rows}, k ≤ ${config.dConv - 1}, ${D}] (${past.rows ? 'the past\'s rows' : 'the batch'}, up to dConv − 1 positions, D_inner)`);
+    if (cv.rank !== 3 || !fits(cv) || cv.shape[1]! > config.dConv - 1 || cv.shape[2] !== D) {
+      throw new FactlabError(`forward: the past conv input of layer ${l} ${cv.describe()} must be [${rows}, k ≤ ${config.dConv - 1}, ${D}] (${what}, up to dConv − 1 positions, D_inner)`);
     }
-    if (s.rank !== 3 || s.shape[0] !== R || s.shape[1] !== D || s.shape[2] !== N) {
-      throw new FactlabError(`forward: the past SSM state of layer ${l} ${s.describe()} must be [${rows}, ${D}, ${N}] (${past.rows ? 'the past\'s rows' : 'the batch'}, D_inner, N)`);
+    if (s.rank !== 3 || !fits(s) || s.shape[1] !== D || s.shape[2] !== N) {
+      throw new FactlabError(`forward: the past SSM state of layer ${l} ${s.describe()} must be [${rows}, ${D}, ${N}] (${what}, D_inner, N)`);
     }
   }
-}
-
-/** The causal conv of x [B, T, D] continued from the conv inputs before it (`tail`, [B, k, D]): as if over [tail, x]. */
-export function convContinued(tail: Tensor, x: Tensor, weight: Tensor, bias: Tensor): Tensor {
-  const k = tail.shape[1]!;
-  if (k === 0) return causalConv1d(x, weight, bias);
-  const xx = concat([tail, x], 1);
-  const full = causalConv1d(xx, weight, bias);
-  const out = slice(full, 1, k);
-  xx.dispose(); full.dispose();
-  return out;
 }

@@ -11,7 +11,7 @@ import { add, mul } from '../tensor/ops/elementwise/binary.js';
 import { zeros } from '../tensor/creation.js';
 import { indexSelect } from '../tensor/ops/shape/index-select.js';
 import { cutFlow } from './mamba-cuts.js';
-import { checkPast, convContinued } from './mamba-past.js';
+import { checkPast } from './mamba-past.js';
 import { FactlabError } from '../tensor/errors.js';
 import { noHooks } from './hooks.js';
 import type { ForwardOptions, LanguageModel, MambaPast } from './model.js';
@@ -82,8 +82,13 @@ export class MambaModel implements LanguageModel {
       const deltaOf = (dt: Tensor) => linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`), 'softplus');
       // This layer's past for the rows here: picked by past.rows, or the first Bl rows.
       const pastRows = past?.rows && (Bl < B ? t.t(firstRows(past.rows, Bl)) : past.rows);
-      const pastOf = (list: MambaPast['conv']) => (pastRows ? t.t(indexSelect(list[l]!, 0, pastRows)) : Bl < B ? t.t(firstRows(list[l]!, Bl)) : list[l]!);
-      const xc = t.at(`${s}mixer.hook_conv`, past ? convContinued(pastOf(past.conv), x, convW, convB) : causalConv1d(x, convW, convB));
+      // A past of one row (and no past.rows) serves every row: the conv and the scan read it in place.
+      const pastOf = (list: MambaPast['conv']) => {
+        const own = list[l]!;
+        if (pastRows) return t.t(indexSelect(own, 0, pastRows));
+        return Bl < B && own.shape[0] !== 1 ? t.t(firstRows(own, Bl)) : own;
+      };
+      const xc = t.at(`${s}mixer.hook_conv`, causalConv1d(x, convW, convB, past && pastOf(past.conv)));
       let xa = t.t(silu(xc));
       if (maskL) xa = t.t(mul(xa, maskL));
       xa = t.at(`${s}mixer.hook_x_act`, xa);

@@ -35,7 +35,10 @@ export interface MambaPast {
    * k ≤ dConv − 1; k is smaller only when p is (positions before 0 count as zeros, as in the conv's padding).
    */
   conv: readonly (Tensor | undefined)[];
-  /** ssm[l]: layer l's SSM state after position p − 1, [B, D_inner, N] (that position of `mixer.hook_ssm_state`). */
+  /**
+   * ssm[l]: layer l's SSM state after position p − 1, [B, D_inner, N] (that position of `mixer.hook_ssm_state`).
+   * Without `rows`, a layer's conv and ssm may also have one row, which then continues every row of the batch.
+   */
   ssm: readonly (Tensor | undefined)[];
   /**
    * int32 [B]: batch row r continues the past's row rows[r] (conv and ssm then hold the past's own rows, any

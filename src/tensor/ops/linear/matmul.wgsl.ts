@@ -11,9 +11,9 @@ import { epilogue, epilogueHelpers, launchRows, outputOperands, productShape, ro
  * (`vec4Choice`). Rows of the staged slabs are padded by one vec4 so that the scalar stores of a warp spread over the
  * memory banks.
  *
- * A product with too few tiles to fill the GPU (under SPLIT_BELOW: 512 rows against a 5120×2560 weight is 80 tiles
- * on 132 multiprocessors, each running a 5120-long loop) is split along K: each split writes its partial product to
- * scratch and a second kernel sums them.
+ * A product with too few tiles to fill the GPU evenly (512 rows against a 5120×2560 weight is 80 tiles on 132
+ * multiprocessors, each running a 5120-long loop) is split along K (`splitsFor`): each split writes its partial
+ * product to scratch and a second kernel sums them.
  *
  * Transposes are baked into the source; batch items, splits, row tiles and column tiles are numbered flat over a
  * 2-D grid, so a batched product of any size is one dispatch (two when split).
@@ -34,30 +34,40 @@ export interface MatmulDims {
  * from memory as vec4s where its layout allows it (see `vec4Reads`); `double` stages slabs through two buffers of
  * workgroup memory, so one barrier per slab suffices where one buffer needs two.
  */
-export interface TilePlan {
-  kind?: 'tiles'; tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean;
-  /** Steps through a slab in a loop of P.BK where it is otherwise unrolled (fewer fragments read ahead, so fewer registers). */
-  loop?: boolean;
-  /**
-   * Stores each block of C's columns (MatmulDims.columns) into its own output from the tile kernel, where they must
-   * all be whole tiles wide, so that the block is known per tile; otherwise C goes to scratch and a second kernel
-   * copies the blocks out.
-   */
-  blockStore?: boolean;
-}
+export interface TilePlan { kind?: 'tiles'; tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean }
 /** A product's kernel: tiles (`TilePlan`), or the few-row kernel of matmul-rows.wgsl.ts. */
 export type MatmulPlan = TilePlan | RowsPlan;
 
-/** Workgroups that keep an H100 (132 multiprocessors) busy: a K split makes about this many of too few tiles. */
-const BUSY = 264;
+/** The H100's multiprocessors; each runs two tile workgroups at once. */
+const MULTIPROCESSORS = 132;
 /**
- * Products of fewer tiles than this are split along K. Measured on the H100 (bench/results/matmul.md, 2026-11-25
- * 04:04): 160 tiles ran faster split in two (33.1 against 26.1 TFLOP/s), 200 about as fast either way (32.0 and
- * 32.9), and 240, 256 and 260 faster whole (2048³: 36.1 against 33.0; 2048×2048×2048 A·Bᵀ 39.2 against 35.6).
+ * A lone tile workgroup on a multiprocessor finishes its work in this much of the time two take together: fitted to
+ * 160 tiles of 1024×5120×2560, which ran 1.27× faster in two K splits than whole (bench/results/matmul.md,
+ * 2026-11-25 04:04), where the whole product's busiest multiprocessors ran two tiles, and the split's three halves.
  */
-const SPLIT_BELOW = 192;
+const LONE = 1 / 0.87;
+/** The cost of each further K split (its partial products written to scratch and summed), relative to the product. */
+const SPLIT_COST = 0.08;
 /** The shortest K range worth a split of its own. */
 const MIN_SPLIT_K = 256;
+
+/**
+ * The K split that finishes soonest when tiles·splits workgroups, each K/splits long, share the multiprocessors two
+ * at a time: the busiest multiprocessor runs ceil(tiles·splits / 132) of them, in pairs and the odd one alone. This
+ * model reproduces the measured choices (bench/results/matmul.md 04:04): 160 tiles split, 200 as fast either way,
+ * 240–260 whole, where a fixed threshold split 80 tiles in four and 120 in three (1.2 and 1.4 waves of pairs).
+ */
+export function splitsFor(tiles: number, k: number): number {
+  const most = Math.min(Math.floor(k / MIN_SPLIT_K), 32);
+  let best = 1, bestTime = Infinity;
+  for (let s = 1; s <= most; s++) {
+    const busiest = Math.ceil((tiles * s) / MULTIPROCESSORS);
+    const time = ((busiest - (busiest % 2)) + (busiest % 2) * LONE) / s * (1 + SPLIT_COST * (s - 1));
+    // A further split must gain 3%: the model is no finer than that.
+    if (time < bestTime * 0.97) { best = s; bestTime = time; }
+  }
+  return best;
+}
 
 export function plan(d: MatmulDims): MatmulPlan {
   return rowsPlan(d) ?? tilePlan(d);
@@ -67,8 +77,9 @@ export function tilePlan(d: MatmulDims): TilePlan {
   const tm = d.m >= 128 && d.n >= 128 ? 8 : 4;
   const t = 16 * tm;
   const tiles = d.batch * Math.ceil(d.m / t) * Math.ceil(d.n / t);
-  let splits = 1;
-  if (tiles < SPLIT_BELOW && d.k >= 2 * MIN_SPLIT_K) splits = Math.min(Math.ceil(BUSY / tiles), Math.floor(d.k / MIN_SPLIT_K), 32);
+  // The model of splitsFor is fitted to 128² tiles, two to a multiprocessor; 64² tiles (few rows or columns) keep
+  // the rule it replaced: split below 192 tiles into about 264 workgroups.
+  const splits = tm === 8 ? splitsFor(tiles, d.k) : tiles < 192 && d.k >= 2 * MIN_SPLIT_K ? Math.min(Math.ceil(264 / tiles), Math.floor(d.k / MIN_SPLIT_K), 32) : 1;
   return { tm, bk: tm === 8 ? 8 : 16, splits, vec4: vec4Choice(d) };
 }
 
@@ -99,7 +110,7 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [bo
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-function tileSource(d: MatmulDims, { tm, bk, double = false, loop = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean, blocks: readonly number[] | null): string {
+function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean): string {
   const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
@@ -139,27 +150,16 @@ function tileSource(d: MatmulDims, { tm, bk, double = false, loop = false }: Til
     };
   };
   const A = staging('a', !d.transA, va), B = staging('b', d.transB, vb);
+  const read = (buf: number, arr: string, kk: number, c: number, who: string) => `${arr}[${buf * slab + kk * stride + c * 16}u + ${who}]`;
   const acc = range(tm * cb).map((x) => `var c${x} = vec4<f32>();`).join(' ');
-  /** One step along K: the fragments of A and B at slab row `at` (an expression), multiplied into the block. */
-  const step = (at: string) => {
-    const reads = range(cb).map((c) => `let a${c} = As[${at} + ${c * 16}u + ty]; let b${c} = Bs[${at} + ${c * 16}u + tx];`).join(' ');
+  const inner = (buf: number) => range(bk).map((kk) => {
+    const reads = range(cb).map((c) => `let a${c} = ${read(buf, 'As', kk, c, 'ty')}; let b${c} = ${read(buf, 'Bs', kk, c, 'tx')};`).join(' ');
     const fmas = range(tm).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${r >> 2}[${r & 3}]), b${c}, c${r * cb + c});`)).join(' ');
     return `{ ${reads} ${fmas} }`;
-  };
-  const inner = (buf: number) => (loop
-    ? `for (var kk = 0u; kk < P.BK; kk = kk + 1u) ${step(`${buf * slab}u + kk * ${stride}u`)}`
-    : range(bk).map((kk) => step(`${buf * slab + kk * stride}u`)).join('\n    '));
-  /** The block's stores into output `c` (a suffix of st_c) of `width` columns, the first of them C's column `first`. */
-  const storeTo = (c: string, width: string, first: string, base: string) => range(tm).flatMap((r) => range(cb).map((x) => `
-  { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 - ${first} + ${x * 64}u + tx * 4u;
-    if (gi < P.M) { let v = c${r * cb + x}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < ${width}) { st_c${c}(${base}gi * ${width} + gj + q, v[q]${bias ? ` + ld_bias(${first} + gj + q)` : ''}); } } } }`)).join('');
-  // With blocks of columns (all whole tiles wide) the block is the same for the whole tile: one branch per tile.
-  let from = 0;
-  const store = !blocks ? storeTo('', 'P.N', '0u', 'cOff + ') : blocks.map((w, q) => {
-    const code = `${q > 0 ? ' else ' : ''}${q < blocks.length - 1 ? `if (col0 < ${from + w}u) ` : ''}{${storeTo(`${q}`, `${w}u`, `${from}u`, '')}\n  }`;
-    from += w;
-    return code;
-  }).join('');
+  }).join('\n    ');
+  const store = range(tm).flatMap((r) => range(cb).map((c) => `
+  { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
+    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(cOff + gi * P.N + gj + q, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); } } } }`)).join('');
   const fetchBoth = `${A.fetch}\n${B.fetch}`;
   const stashBoth = (buf: number) => `${A.stash(buf)}\n${B.stash(buf)}`;
   // The next slab is fetched into registers while the current one is multiplied.
@@ -222,35 +222,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
-function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, blocks: readonly number[] | null): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+!!p.loop}|${+bias}|${blocks ?? ''}`;
+function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean): string {
+  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias, blocks)));
+  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias)));
   return code;
 }
 
-/**
- * C into `outputs`: one, or one per block of columns (d.columns, under `blockStore` only; otherwise the blocks and
- * d.activation are the second kernel's: see matmulGpu). `bias` is added as C is stored.
- */
-function launchTiles(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor): void {
+/** One output C (d.columns and d.activation are the second kernel's: see matmulGpu); `bias` is added as C is stored. */
+function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor): void {
   const t = 16 * p.tm;
   const tilesM = Math.ceil(d.m / t), tilesN = Math.ceil(d.n / t);
   const groups = p.splits * d.batch * tilesM * tilesN;
   const vec = vec4Reads(a, b, d, p);
-  const blocks = d.columns ?? null;
   launch({
-    op: 'matmul', workgroupSize: 256, shape: () => `${productShape(d)}, tiles ${t}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}${blocks ? ', blocks stored by tile' : ''}`,
-    operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, ...outputOperands(outputs, blocks), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
-    u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB, BK: p.bk },
-    code: cachedSource(d, p, vec, bias !== undefined, blocks),
+    op: 'matmul', workgroupSize: 256, shape: () => `${productShape(d)}, tiles ${t}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}`,
+    operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
+    u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
+    code: cachedSource(d, p, vec, bias !== undefined),
     groups,
   });
-}
-
-/** Whether the tile kernel can store d.columns itself under `p`: every block whole tiles wide, no activation, no K split. */
-function storesBlocks(d: MatmulDims, p: TilePlan, splits: number): boolean {
-  return !!p.blockStore && !!d.columns && !d.activation && splits === 1 && d.columns.every((w) => w % (16 * p.tm) === 0);
 }
 
 const sumSplits = (d: MatmulDims, bias: boolean, columns: readonly number[] | null) => {
@@ -293,10 +284,10 @@ export function matmulGpu(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: M
   // Each split's K range is a whole number of slabs, so no split is empty (and K = 0 is one split writing zeros).
   const kPer = Math.ceil(Math.ceil(d.k / p.splits) / p.bk) * p.bk;
   const splits = d.k === 0 ? 1 : Math.ceil(d.k / kPer);
-  if ((splits === 1 && !d.columns && !d.activation) || storesBlocks(d, p, splits)) { launchTiles(a, b, outputs, d, { ...p, splits: 1 }, d.k, bias); return; }
+  if (splits === 1 && !d.columns && !d.activation) { launchTiles(a, b, outputs[0]!, d, { ...p, splits: 1 }, d.k, bias); return; }
   const size = d.batch * d.m * d.n;
   withScratch(outputs[0]!, [[splits * size]], (partial) => {
-    launchTiles(a, b, [partial], { ...d, columns: null, activation: null }, { ...p, splits }, kPer);
+    launchTiles(a, b, partial, { ...d, columns: null, activation: null }, { ...p, splits }, kPer);
     launch({
       op: splits > 1 ? 'matmul (sum of K splits)' : 'matmul (blocks, activation)', shape: () => productShape(d),
       operands: [{ name: 'p', tensor: partial }, ...outputOperands(outputs, d.columns ?? null), ...(bias ? [{ name: 'bias', tensor: bias }] : [])],

@@ -8,21 +8,27 @@ import { sumAxes } from '../../backends/webgpu/reduce.js';
  * invocation per element; ∂w and ∂b sum over batch and time, so each (b, t) writes its K products per channel
  * into a scratch [B·L, D, K] that the column reduction sums (giving ∂w's own [D, K] layout directly).
  */
-export function causalConv1dGpu(x: Tensor, w: Tensor, bias: Tensor, out: Tensor): void {
+export function causalConv1dGpu(x: Tensor, w: Tensor, bias: Tensor, past: Tensor | null, out: Tensor): void {
   const [B, L, D] = x.shape as [number, number, number];
   const K = w.shape[1]!;
+  const kp = past?.shape[1] ?? 0;
   launch({
     op: 'causalConv1d',
-    operands: [{ name: 'x', tensor: x }, { name: 'w', tensor: w }, { name: 'bias', tensor: bias }, { name: 'out', tensor: out, write: true }],
-    u32: { L, D, K },
+    operands: [{ name: 'x', tensor: x }, { name: 'w', tensor: w }, { name: 'bias', tensor: bias }, ...(past ? [{ name: 'past', tensor: past }] : []), { name: 'out', tensor: out, write: true }],
+    // PB: the past's row stride in rows of x (0 when one past row serves all).
+    u32: { L, D, K, KP: kp, PB: past && past.shape[0] === B && B > 1 ? 1 : 0 },
     code: `
 fn item(i: u32) {
   let c = i % P.D;
   let t = (i / P.D) % P.L;
   var s = ld_bias(c);
   for (var k = 0u; k < P.K; k = k + 1u) {
-    // Tap k reads position t − (K − 1) + k, skipped before the start.
-    if (t + k + 1u >= P.K) { s = s + ld_w(c * P.K + k) * ld_x(i + (k + 1u) * P.D - P.K * P.D); }
+    // Tap k reads position t − (K − 1) + k: x from position 0, the past's KP positions just before it.
+    if (t + k + 1u >= P.K) { s = s + ld_w(c * P.K + k) * ld_x(i + (k + 1u) * P.D - P.K * P.D); }${past ? `
+    else if (t + k + 1u + P.KP >= P.K) {
+      let row = (i / (P.D * P.L)) * P.PB;
+      s = s + ld_w(c * P.K + k) * ld_past((row * P.KP + t + k + 1u + P.KP - P.K) * P.D + c);
+    }` : ''}
   }
   st_out(i, s);
 }`,

@@ -4,6 +4,7 @@ import { fmt } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { arenaAlloc, arenaBudgetBytes, arenaReset, parallelFor, threadCount, wasmF32 } from '../../backends/cpu/wasm.js';
+import { broadcastTo, sumTo } from '../shape/broadcast.js';
 import { selectiveScanBackwardGpu, selectiveScanGpu } from './selective-scan.wgsl.js';
 
 /**
@@ -19,7 +20,8 @@ import { selectiveScanBackwardGpu, selectiveScanGpu } from './selective-scan.wgs
  * The optional state output exists for hook sites; its gradient enters the reverse pass as an extra adjoint of s_t.
  * The optional initial state h0 [B, D, N] replaces s_0 = 0 (s_{-1} in the 0-based time above): a run over positions
  * [p, L) from the state after position p−1 continues the run over [0, p) exactly, which is how a Mamba forward
- * resumes at a position (tracing's position reuse, `ForwardOptions.past`). Its gradient is λ_0·exp(Δ_0·A).
+ * resumes at a position (tracing's position reuse, `ForwardOptions.past`). Its gradient is λ_0·exp(Δ_0·A). An h0
+ * of one row [1, D, N] serves every row, read in place (tracing continues hundreds of rows from one run).
  */
 
 interface Dims { B: number; L: number; D: number; N: number }
@@ -40,8 +42,8 @@ function checkInputs(op: string, inputs: readonly Tensor[], hasH0: boolean): Dim
   }
   if (Dk.rank !== 1 || Dk.shape[0] !== D) throw opError(op, `D must be [D] with D = ${D} (x's channels), got ${fmt(Dk.shape)}`, inputs);
   const h0 = hasH0 ? inputs[6]! : null;
-  if (h0 && (h0.rank !== 3 || h0.shape[0] !== B || h0.shape[1] !== D || h0.shape[2] !== N)) {
-    throw opError(op, `the initial state must be [B, D, N] = ${fmt([B, D, N])} (x's batch and channels, A's states), got ${fmt(h0.shape)}`, inputs);
+  if (h0 && (h0.rank !== 3 || (h0.shape[0] !== B && h0.shape[0] !== 1) || h0.shape[1] !== D || h0.shape[2] !== N)) {
+    throw opError(op, `the initial state must be [B, D, N] = ${fmt([B, D, N])} or [1, D, N] (x's batch or one row for all, x's channels, A's states), got ${fmt(h0.shape)}`, inputs);
   }
   return { B, L, D, N };
 }
@@ -151,15 +153,32 @@ const selectiveScanOp = defineOp<ScanAttrs>({
     cpu({ inputs, outputs, attrs: { initial } }) {
       const d = dimsOf(inputs);
       const [x, dt, A, Bm, C, Dk] = inputs.slice(0, 6).map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-      scanForward(d, x, dt, A, Bm, C, Dk, initial ? cpuF32(inputs[6]!) : null, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null);
+      scanForward(d, x, dt, A, Bm, C, Dk, initial ? perRow(cpuF32(inputs[6]!), d) : null, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null);
     },
     webgpu: ({ inputs, outputs, attrs: { initial } }) => selectiveScanGpu(inputs.slice(0, 6), initial ? inputs[6]! : null, outputs[0]!, outputs[1]),
   },
   backward([gy, gS], { inputs, attrs: { initial } }) {
     const grads = [gy, gS].filter((g): g is Tensor => !!g);
-    return runOp(selectiveScanBackwardOp, [...inputs, ...grads], { hasGy: !!gy, hasGs: !!gS, initial });
+    const h0 = initial ? inputs[6]! : null, B = inputs[0]!.shape[0]!;
+    if (!h0 || h0.shape[0] === B) return runOp(selectiveScanBackwardOp, [...inputs, ...grads], { hasGy: !!gy, hasGs: !!gS, initial });
+    // One initial state for every row: the backward of its copy per row, whose gradients sum to its own.
+    const rows = broadcastTo(h0, [B, ...h0.shape.slice(1)]);
+    const out = runOp(selectiveScanBackwardOp, [...inputs.slice(0, 6), rows, ...grads], { hasGy: !!gy, hasGs: !!gS, initial });
+    rows.dispose();
+    const gh0 = out[6]!;
+    out[6] = sumTo(gh0, h0.shape);
+    gh0.dispose();
+    return out;
   },
 });
+
+/** An initial state of one row for every row, copied per row (the CPU kernels read one state per row). */
+function perRow(h0: Float32Array, { B, D, N }: Dims): Float32Array {
+  if (h0.length === B * D * N) return h0;
+  const out = new Float32Array(B * D * N);
+  for (let b = 0; b < B; b++) out.set(h0, b * D * N);
+  return out;
+}
 
 function dimsOf(inputs: readonly Tensor[]): Dims {
   const [B, L, D] = inputs[0]!.shape as [number, number, number];
@@ -203,7 +222,10 @@ const selectiveScanBackwardOp = defineOp<BackwardAttrs>({
 export interface SelectiveScanOptions {
   /** Also return the state after every position, [B, L, D, N] (a hook site; differentiable). */
   returnState?: boolean;
-  /** The state before the first position, [B, D, N] (default zeros): a position of another run's states. Differentiable. */
+  /**
+   * The state before the first position, [B, D, N], or [1, D, N] for every row (default zeros): a position of
+   * another run's states. Differentiable.
+   */
   initialState?: Tensor;
 }
 

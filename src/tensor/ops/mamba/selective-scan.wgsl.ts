@@ -48,7 +48,8 @@ export function selectiveScanGpu(inputs: readonly Tensor[], h0: Tensor | null, y
       { name: 'y', tensor: y, write: true },
       ...(state ? [{ name: 'state', tensor: state, write: true }] : []),
     ],
-    u32: { L, D, blocks, groups: B * blocks },
+    // HB: the initial state's row stride in rows of x (0 when one state serves every row).
+    u32: { L, D, blocks, groups: B * blocks, ...(h0 && { HB: h0.shape[0] === B ? 1 : 0 }) },
     code: `${DECAY}
 const NS: u32 = ${N}u;
 @compute @workgroup_size(WG)
@@ -60,7 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (c >= P.D) { return; }
   var s: array<f32, NS>;
   var a: array<f32, NS>;
-  for (var n = 0u; n < NS; n = n + 1u) { a[n] = ld_A(c * NS + n);${h0 ? ' s[n] = ld_h0((b * P.D + c) * NS + n);' : ''} }
+  for (var n = 0u; n < NS; n = n + 1u) { a[n] = ld_A(c * NS + n);${h0 ? ' s[n] = ld_h0((b * P.HB * P.D + c) * NS + n);' : ''} }
   let dk = ld_Dk(c);
   for (var t = 0u; t < P.L; t = t + 1u) {
     let i = (b * P.L + t) * P.D + c;
