@@ -70,18 +70,15 @@ export function checkPast(config: MambaConfig, past: MambaPast, B: number, from:
     if (r.dtype !== 'int32' || r.rank !== 1 || r.shape[0] !== B) throw new FactlabError(`forward: the past's rows ${r.describe()} must be int32 [${B}] (one past row per batch row)`);
     R = (past.conv[from] ?? past.ssm[from])?.shape[0] ?? 0;
   }
-  // Without past.rows, a layer's past may also be one row for every row of the batch (read in place).
-  const fits = (t: Tensor) => t.shape[0] === R || (!past.rows && t.shape[0] === 1);
-  const rows = past.rows ? `${R}` : `${B} or 1`;
-  const what = past.rows ? 'the past\'s rows' : 'the batch, or one row for all';
+  const rows = past.rows ? `${R}` : `${B}`;
   for (let l = from; l < config.nLayer; l++) {
     const cv = past.conv[l], s = past.ssm[l];
     if (!cv || !s) throw new FactlabError(`forward: the past state has no ${cv ? 'SSM state' : 'conv input'} for layer ${l} (layers from ${from} on need one)`);
-    if (cv.rank !== 3 || !fits(cv) || cv.shape[1]! > config.dConv - 1 || cv.shape[2] !== D) {
-      throw new FactlabError(`forward: the past conv input of layer ${l} ${cv.describe()} must be [${rows}, k ≤ ${config.dConv - 1}, ${D}] (${what}, up to dConv − 1 positions, D_inner)`);
+    if (cv.rank !== 3 || cv.shape[0] !== R || cv.shape[1]! > config.dConv - 1 || cv.shape[2] !== D) {
+      throw new FactlabError(`forward: the past conv input of layer ${l} ${cv.describe()} must be [${rows}, k ≤ ${config.dConv - 1}, ${D}] (${past.rows ? 'the past\'s rows' : 'the batch'}, up to dConv − 1 positions, D_inner)`);
     }
-    if (s.rank !== 3 || !fits(s) || s.shape[1] !== D || s.shape[2] !== N) {
-      throw new FactlabError(`forward: the past SSM state of layer ${l} ${s.describe()} must be [${rows}, ${D}, ${N}] (${what}, D_inner, N)`);
+    if (s.rank !== 3 || s.shape[0] !== R || s.shape[1] !== D || s.shape[2] !== N) {
+      throw new FactlabError(`forward: the past SSM state of layer ${l} ${s.describe()} must be [${rows}, ${D}, ${N}] (${past.rows ? 'the past\'s rows' : 'the batch'}, D_inner, N)`);
     }
   }
 }

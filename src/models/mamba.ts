@@ -82,13 +82,9 @@ export class MambaModel implements LanguageModel {
       const deltaOf = (dt: Tensor) => linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`), 'softplus');
       // This layer's past for the rows here: picked by past.rows, or the first Bl rows.
       const pastRows = past?.rows && (Bl < B ? t.t(firstRows(past.rows, Bl)) : past.rows);
-      // A past of one row (and no past.rows) serves every row: the conv and the scan read it in place.
-      const pastOf = (list: MambaPast['conv']) => {
-        const own = list[l]!;
-        if (pastRows) return t.t(indexSelect(own, 0, pastRows));
-        return Bl < B && own.shape[0] !== 1 ? t.t(firstRows(own, Bl)) : own;
-      };
-      const xc = t.at(`${s}mixer.hook_conv`, causalConv1d(x, convW, convB, past && pastOf(past.conv)));
+      // With past.rows the conv and the scan read the past's rows in place; otherwise its first Bl rows are these.
+      const pastOf = (list: MambaPast['conv']) => (pastRows || Bl === B ? list[l]! : t.t(firstRows(list[l]!, Bl)));
+      const xc = t.at(`${s}mixer.hook_conv`, causalConv1d(x, convW, convB, past && { inputs: pastOf(past.conv), ...(pastRows && { rows: pastRows }) }));
       let xa = t.t(silu(xc));
       if (maskL) xa = t.t(mul(xa, maskL));
       xa = t.at(`${s}mixer.hook_x_act`, xa);
@@ -97,7 +93,7 @@ export class MambaModel implements LanguageModel {
       const Cm = t.at(`${s}mixer.hook_C`, cIn!);
       const delta = t.at(`${s}mixer.hook_delta`, deltaOf(t.t(dtLow!)));
       let ssm: Tensor;
-      const initialState = past ? { initialState: pastOf(past.ssm) } : {};
+      const initialState = past ? { initialState: pastOf(past.ssm), ...(pastRows && { initialRows: pastRows }) } : {};
       if (hooks.wants(`${s}mixer.hook_ssm_state`)) {
         const [y, state] = selectiveScan(xa, delta, A, Bm, Cm, Dskip, { returnState: true, ...initialState });
         ssm = t.t(y);

@@ -35,14 +35,11 @@ export interface MambaPast {
    * k ≤ dConv − 1; k is smaller only when p is (positions before 0 count as zeros, as in the conv's padding).
    */
   conv: readonly (Tensor | undefined)[];
-  /**
-   * ssm[l]: layer l's SSM state after position p − 1, [B, D_inner, N] (that position of `mixer.hook_ssm_state`).
-   * Without `rows`, a layer's conv and ssm may also have one row, which then continues every row of the batch.
-   */
+  /** ssm[l]: layer l's SSM state after position p − 1, [B, D_inner, N] (that position of `mixer.hook_ssm_state`). */
   ssm: readonly (Tensor | undefined)[];
   /**
    * int32 [B]: batch row r continues the past's row rows[r] (conv and ssm then hold the past's own rows, any
-   * number). The forward picks each layer's rows as it reaches it, so a large batch that repeats a few runs (the
+   * number). The conv and the scan read each row's past in place, so a large batch that repeats a few runs (the
    * patched rows of tracing) never holds a copy of the past per row.
    */
   rows?: Tensor;

@@ -7,7 +7,7 @@ import type { ForwardStart, LanguageModel } from '../../models/model.js';
 import { siteAt } from '../../models/sites.js';
 import type { LayerCapture, OwnedPast } from '../../models/mamba-past.js';
 import type { MambaConfig } from '../../io/config/config.js';
-import { PastCache, pastFits, pastRow, startOf } from './reuse.js';
+import { PastCache, pastFits, startOf } from './reuse.js';
 import { run, type RunResult } from '../../interventions/run.js';
 import type { Intervention } from '../../interventions/types.js';
 import type { TraceInput } from './types.js';
@@ -210,13 +210,8 @@ export function forwardPatches(model: LanguageModel, input: TraceInput, base: Ba
     if (start !== null) {
       begin = startOf(base.residuals!, input.T, position, sources, [start, ...order.flatMap((j) => new Array<number>(S).fill(starts[j]!))]);
       if (pasts) {
-        const all = pasts.get(model.config as MambaConfig, base.past!, position, start);
-        // One corrupted run for every row (one noise sample, or one swapped subject): its past, read in place.
-        if (sources.every((src) => src === sources[0])) past = pastRow(all, sources[0]! + 1);
-        else {
-          pastRows = tensor(Int32Array.from(sources, (src) => src + 1), [sources.length]);
-          past = { ...all, rows: pastRows, dispose: () => {} };
-        }
+        pastRows = tensor(Int32Array.from(sources, (src) => src + 1), [sources.length]);
+        past = { ...pasts.get(model.config as MambaConfig, base.past!, position, start), rows: pastRows };
       }
     }
     const r = run(model, ids, { attentionMask: mask, logits: opts.logits ?? 'last', interventions, ...(begin ? { start: begin } : {}), ...(past ? { past } : {}) });
@@ -224,7 +219,6 @@ export function forwardPatches(model: LanguageModel, input: TraceInput, base: Ba
   } finally {
     ids.dispose(); mask?.dispose();
     pastRows?.dispose();
-    if (past !== undefined && !pastRows) past.dispose();
     if (begin) for (const t of [begin.residual, ...(begin.joins ?? []).map((j) => j.residual)]) t.dispose();
     disposeInterventions(interventions);
     if (pasts && pasts !== opts.pasts) pasts.dispose();

@@ -2,8 +2,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/creation.js';
 import { indexSelect } from '../../tensor/ops/shape/index-select.js';
 import { reshape } from '../../tensor/ops/shape/reshape.js';
-import { slice } from '../../tensor/ops/shape/slice.js';
-import type { ForwardStart, LanguageModel, MambaPast } from '../../models/model.js';
+import type { ForwardStart, LanguageModel } from '../../models/model.js';
 import { pastAt, type LayerCapture, type OwnedPast } from '../../models/mamba-past.js';
 import type { MambaConfig } from '../../io/config/config.js';
 import type { TraceInput } from './types.js';
@@ -50,13 +49,6 @@ export function startOf(residuals: readonly Tensor[], T: number, position: numbe
  * The past at one start position, cut once from the baseline's states for the consecutive passes that start there
  * (the clean and corrupted runs' rows; each pass picks its rows with MambaPast.rows).
  */
-/** Row `row` of a past, as views: a past of one row, which the forward applies to every row of its batch. */
-export function pastRow(past: MambaPast, row: number): OwnedPast {
-  const one = (t: Tensor | undefined) => t && slice(t, 0, row, row + 1);
-  const conv = past.conv.map(one), ssm = past.ssm.map(one);
-  return { conv, ssm, dispose: () => { for (const t of [...conv, ...ssm]) t?.dispose(); } };
-}
-
 export class PastCache {
   private entry: { position: number; from: number; past: OwnedPast } | null = null;
 

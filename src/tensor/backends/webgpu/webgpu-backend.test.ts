@@ -18,6 +18,8 @@ import {
   add, mul, exp, matmul, broadcastTo, cast, where, slice, concat, transpose, embedding, indexSelect, softmax,
 } from '../../ops/index.js';
 import { indexAdd } from '../../ops/shape/index-select.js';
+import { causalConv1d } from '../../ops/mamba/causal-conv1d.js';
+import { selectiveScan } from '../../ops/mamba/selective-scan.js';
 import { values } from '../../testing/reference.js';
 
 const gpu = await initWebGPU();
@@ -160,6 +162,18 @@ test('an out-of-range id computed on the GPU fails the next read, naming the op 
   const e2 = embedding(table, good);
   assert.equal((await e2.data()).length, 4);
   for (const t of [table, good, bad, e1, e2]) t.dispose();
+});
+
+test('a past row out of range computed on the GPU fails the next read of the conv and of the scan', async () => {
+  const B = 2, L = 3, D = 4, N = 2, R = 2;
+  const f = (n: number, seed: number, shape: number[]) => tensor(values(n, seed), shape, { backend: gpu });
+  const x = f(B * L * D, 1, [B, L, D]), past = f(R * 2 * D, 2, [R, 2, D]), h0 = f(R * D * N, 3, [R, D, N]);
+  const rows = cast(tensor([1, 2], [2], { backend: gpu }), 'int32');
+  const conv = causalConv1d(x, f(D * 4, 4, [D, 4]), f(D, 5, [D]), { inputs: past, rows });
+  await assert.rejects(conv.data(), (e: unknown) => e instanceof FactlabError && /causalConv1d: the past's row 2 for row 1 of x is outside its 2 rows \(found on the GPU/.test(e.message));
+  const scan = selectiveScan(x, f(B * L * D, 6, [B, L, D]), f(D * N, 7, [D, N]), f(B * L * N, 8, [B, L, N]), f(B * L * N, 9, [B, L, N]), f(D, 10, [D]), { initialState: h0, initialRows: rows });
+  await assert.rejects(scan.data(), (e: unknown) => e instanceof FactlabError && /selectiveScan: the past's row 2 for row 1 of x is outside its 2 rows \(found on the GPU/.test(e.message));
+  for (const t of [x, past, h0, rows, conv, scan]) t.dispose();
 });
 
 test('kernels can use subgroup operations where the adapter has them', { skip: !gpu.subgroups && 'the adapter has no subgroups' }, async () => {

@@ -21,7 +21,7 @@ export interface RowsPlan {
 }
 
 /** Rows of A per workgroup: the accumulators are rows × cols registers per invocation. */
-const ROW_BLOCK = 16;
+export const ROW_BLOCK = 16;
 const WG = 256;
 /**
  * Workgroups wanted for a product: two per multiprocessor of an H100. Lanes are added only until then: measured

@@ -91,8 +91,9 @@ forward.push(
       return { actual, expected: e, shapes: [[m, n]], atol: 1e-5, rtol: 1e-4 };
     },
   })),
-  // Blocks of output columns, each its own output (linearSplit), on each GPU path, with and without bias.
-  ...([[130, 20, [100, 160], false], [131, 520, [43, 43, 43], true], [12, 36, [2, 1, 3], true], [2, 5, [6], false]] as const).map(([m, k, widths, withBias], i): ForwardCase => ({
+  // Blocks of output columns, each its own output (linearSplit), on each GPU path, with and without bias; equal
+  // blocks without a bias and more than a prompt's rows run as a product batched over the blocks.
+  ...([[130, 20, [100, 160], false], [131, 520, [43, 43, 43], true], [12, 36, [2, 1, 3], true], [2, 5, [6], false], [130, 20, [80, 80], false], [40, 36, [7, 7, 7], false]] as const).map(([m, k, widths, withBias], i): ForwardCase => ({
     op: 'matmul', name: `${m}x${k} into columns [${widths.join(', ')}]${withBias ? ' + bias' : ''}`, run() {
       const n = widths.reduce((x, w) => x + w, 0);
       const a = f32(values(m * k, 80 + i)), w = f32(values(k * n, 84 + i)), bias = f32(values(n, 88 + i));
@@ -136,6 +137,8 @@ const grad: GradCase[] = [
     f: (x: Tensor, w: Tensor, b: Tensor) => linear(x, w, b) },
   { op: 'matmul', name: 'x[2,3,4]·W[6,4]ᵀ + bias into columns [1, 3, 2], one of them unused', inputs: () => [tensor(values(2 * 3 * 4, 50), [2, 3, 4]), tensor(values(6 * 4, 51), [6, 4]), tensor(values(6, 52), [6])],
     f: (x: Tensor, w: Tensor, b: Tensor) => { const [p, , r] = linearSplit(x, w, [1, 3, 2], b); return add(mul(p!, p!), r!); } },
+  { op: 'matmul', name: 'x[2,9,4]·W[6,4]ᵀ into equal columns [3, 3] (a product batched over the blocks), one of them unused', inputs: () => [tensor(values(2 * 9 * 4, 56), [2, 9, 4]), tensor(values(6 * 4, 57), [6, 4])],
+    f: (x: Tensor, w: Tensor) => { const [p] = linearSplit(x, w, [3, 3]); return mul(p!, p!); } },
   { op: 'matmul', name: 'linear with bias, then softplus', inputs: () => [tensor(values(2 * 3 * 4, 53), [2, 3, 4]), tensor(values(5 * 4, 54), [5, 4]), tensor(values(5, 55), [5])],
     f: (x: Tensor, w: Tensor, b: Tensor) => linear(x, w, b, 'softplus') },
   { op: 'matmul', name: 'batched product with bias', inputs: () => [tensor(values(2 * 3 * 4, 47), [2, 3, 4]), tensor(values(2 * 4 * 5, 48), [2, 4, 5]), tensor(values(5, 49), [5])],

@@ -9,7 +9,9 @@ import { reshape } from '../shape/reshape.js';
 import { concat } from '../shape/concat.js';
 import { zeros } from '../../creation.js';
 import { sumTo } from '../shape/broadcast.js';
+import { slice } from '../shape/slice.js';
 import { matmulGpu } from './matmul.wgsl.js';
+import { ROW_BLOCK } from './matmul-rows.wgsl.js';
 import { unaryGrad } from '../elementwise/unary.js';
 import { softplus as softplus64 } from '../elementwise/unary-math.js';
 
@@ -177,7 +179,27 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, activation?: 's
 /**
  * Several linear layers stacked in one weight, in one product: x·Wᵀ (+ bias) with its output columns cut into
  * blocks of the given widths, each its own tensor [..., width]. Equal to slicing the weight's rows for each.
+ *
+ * Q blocks of equal width W without a bias (Mamba's in_proj: x and z) run as a product batched over the blocks,
+ * the weight viewed as [Q, W, K] and x shared, so that each output is a view of one result [Q, rows, W]. A product
+ * into blocks of columns otherwise writes C to scratch and a second kernel copies the blocks out (on the H100,
+ * 61.6 ms of a traced fact: bench/results/trace.md, 2026-11-25 05:18). A prompt's few rows keep the one product,
+ * whose few-row kernel stores the blocks itself.
  */
 export function linearSplit(x: Tensor, weight: Tensor, widths: readonly number[], bias?: Tensor): Tensor[] {
-  return folded(x, weight, { transB: true, columns: widths }, bias);
+  const W = widths[0]!, Q = widths.length, K = x.shape[x.rank - 1]!;
+  const rows = x.size / Math.max(1, K);
+  const equal = x.rank >= 2 && Q > 1 && widths.every((w) => w === W) && weight.rank === 2 && weight.shape[0] === Q * W && weight.shape[1] === K;
+  if (!equal || bias || rows <= ROW_BLOCK) return folded(x, weight, { transB: true, columns: widths }, bias);
+  const a = reshape(x, [rows, K]), w3 = reshape(weight, [Q, W, K]);
+  const c = matmulRaw(a, w3, { transB: true });
+  a.dispose(); w3.dispose();
+  const outs = widths.map((_, q) => {
+    const block = slice(c, 0, q, q + 1);
+    const out = reshape(block, [...x.shape.slice(0, -1), W]);
+    block.dispose();
+    return out;
+  });
+  c.dispose();
+  return outs;
 }

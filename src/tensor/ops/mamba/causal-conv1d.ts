@@ -2,11 +2,12 @@ import { defineOp, runOp } from '../../op.js';
 import { opError } from '../../errors.js';
 import { fmt } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
-import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
+import { cpuF32, cpuI32 } from '../../backends/cpu/cpu-backend.js';
 import { zeros } from '../../creation.js';
 import { concat } from '../shape/concat.js';
 import { slice } from '../shape/slice.js';
-import { broadcastTo, sumTo } from '../shape/broadcast.js';
+import { indexAdd, indexSelect } from '../shape/index-select.js';
+import { checkPastRows, pastRowsFault } from './past-rows.js';
 import { causalConv1dBackwardGpu, causalConv1dGpu } from './causal-conv1d.wgsl.js';
 
 /**
@@ -14,27 +15,30 @@ import { causalConv1dBackwardGpu, causalConv1dGpu } from './causal-conv1d.wgsl.j
  * before t = 0 (PyTorch's Conv1d with padding K-1, groups = D, truncated to the first L outputs). The weight is
  * taken as [D, K]; checkpoints store it as [D, 1, K] and the model reshapes it.
  *
- * With `past` [B or 1, k, D] (k ≤ K − 1) the positions before t = 0 are the past's k inputs, the last of them at
+ * With `past` [R, k, D] (k ≤ K − 1) the positions before t = 0 are the past's k inputs, the last of them at
  * t = −1 (zeros before those): the conv of a run continued from an earlier one (`ForwardOptions.past`), read in
- * place where concatenating the past before x, convolving and slicing copied every activation twice. A past of
- * one row serves every row of x (tracing continues hundreds of patched rows from one corrupted run).
+ * place where concatenating the past before x, convolving and slicing copied every activation twice. Row b of x
+ * continues the past's row rows[b] (int32 [B]), or row b without `rows` (R = B then): tracing continues hundreds
+ * of patched rows from a few runs without a copy of the past per row.
  */
 
-interface ConvDims { B: number; L: number; D: number; K: number; kp: number; pastRows: number }
+interface ConvDims { B: number; L: number; D: number; K: number; kp: number }
 
+/** Inputs: x, weight, bias, then the past and its rows if given. */
 function checkInputs(op: string, inputs: readonly Tensor[]): ConvDims {
-  const [x, w, bias, past] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
-  if (inputs.some((t) => t.dtype !== 'float32')) throw opError(op, `x, weight and bias${past ? ' and the past' : ''} must all be float32`, inputs);
+  const [x, w, bias, past, rows] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined, Tensor | undefined];
+  if ([x, w, bias, past].some((t) => t && t.dtype !== 'float32')) throw opError(op, `x, weight and bias${past ? ' and the past' : ''} must all be float32`, inputs);
   if (x.rank !== 3) throw opError(op, `x must be [B, L, D], got ${fmt(x.shape)}`, inputs);
   const [B, L, D] = x.shape as [number, number, number];
   if (w.rank !== 2 || w.shape[0] !== D) throw opError(op, `weight must be [D, K] with D = ${D} (x's channels), got ${fmt(w.shape)}`, inputs);
   const K = w.shape[1]!;
   if (K < 1) throw opError(op, `weight's kernel width K must be at least 1, got ${fmt(w.shape)}`, inputs);
   if (bias.rank !== 1 || bias.shape[0] !== D) throw opError(op, `bias must be [D] with D = ${D} (x's channels), got ${fmt(bias.shape)}`, inputs);
-  if (past && (past.rank !== 3 || (past.shape[0] !== B && past.shape[0] !== 1) || past.shape[1]! > K - 1 || past.shape[2] !== D)) {
-    throw opError(op, `the past must be [${B} or 1, k ≤ ${K - 1}, ${D}] (x's rows or one row for all, up to K − 1 positions, x's channels), got ${fmt(past.shape)}`, inputs);
+  if (past && (past.rank !== 3 || (!rows && past.shape[0] !== B) || past.shape[1]! > K - 1 || past.shape[2] !== D)) {
+    throw opError(op, `the past must be [${rows ? 'R' : B}, k ≤ ${K - 1}, ${D}] (${rows ? 'any rows' : 'x\'s rows'}, up to K − 1 positions, x's channels), got ${fmt(past.shape)}`, inputs);
   }
-  return { B, L, D, K, kp: past?.shape[1] ?? 0, pastRows: past?.shape[0] ?? 0 };
+  if (rows) checkPastRows(op, rows, B, past!.shape[0]!, inputs);
+  return { B, L, D, K, kp: past?.shape[1] ?? 0 };
 }
 
 /** The weight transposed to [K, D], so that the innermost loops of both kernels run over contiguous channels. */
@@ -53,11 +57,11 @@ const causalConv1dOp = defineOp<Record<string, never>>({
   },
   kernels: {
     cpu({ inputs, outputs }) {
-      const { B, L, D, K, kp, pastRows } = checkInputs('causalConv1d', inputs);
+      const { B, L, D, K, kp } = checkInputs('causalConv1d', inputs);
       const x = cpuF32(inputs[0]!), wt = taps(cpuF32(inputs[1]!), D, K), bias = cpuF32(inputs[2]!), o = cpuF32(outputs[0]!);
-      const past = inputs[3] ? cpuF32(inputs[3]) : null;
+      const past = inputs[3] ? cpuF32(inputs[3]) : null, rows = inputs[4] ? cpuI32(inputs[4]) : null;
       for (let b = 0; b < B; b++) {
-        const pb = pastRows === 1 ? 0 : b;
+        const pb = rows ? rows[b]! : b;
         for (let t = 0; t < L; t++) {
           const oi = (b * L + t) * D;
           o.set(bias, oi);
@@ -70,9 +74,9 @@ const causalConv1dOp = defineOp<Record<string, never>>({
         }
       }
     },
-    webgpu: ({ inputs: [x, w, b, past], outputs: [o] }) => causalConv1dGpu(x!, w!, b!, past ?? null, o!),
+    webgpu: ({ inputs: [x, w, b, past, rows], outputs: [o] }) => causalConv1dGpu(x!, w!, b!, past ?? null, rows ?? null, o!, pastRowsFault('causalConv1d', past?.shape[0] ?? 0)),
   },
-  backward([g], { inputs: [x, w, , past] }) {
+  backward([g], { inputs: [x, w, , past, rows] }): (Tensor | null)[] {
     if (!past) {
       const [gx, gw, gb] = runOp(causalConv1dBackwardOp, [g!, x!, w!], {});
       return [gx!, gw!, gb!];
@@ -82,12 +86,12 @@ const causalConv1dOp = defineOp<Record<string, never>>({
     const kp = past.shape[1]!;
     const own: Tensor[] = [];
     const o = (t: Tensor) => { own.push(t); return t; };
-    const xx = o(concat([past.shape[0] === B ? past : o(broadcastTo(past, [B, kp, D])), x!], 1));
+    const xx = o(concat([rows ? o(indexSelect(past, 0, rows)) : past, x!], 1));
     const gg = o(concat([o(zeros([B, kp, D], { backend: g!.backend })), g!], 1));
     const [gxx, gw, gb] = runOp(causalConv1dBackwardOp, [gg, xx, w!], {});
     o(gxx!);
-    const gPast = o(slice(gxx!, 1, 0, kp));
-    const grads = [slice(gxx!, 1, kp, kp + L), gw!, gb!, sumTo(gPast, past.shape)];
+    const gPast = slice(gxx!, 1, 0, kp);
+    const grads = [slice(gxx!, 1, kp, kp + L), gw!, gb!, rows ? indexAdd(o(gPast), rows, 0, past.shape[0]!) : gPast, ...(rows ? [null] : [])];
     for (const t of own) t.dispose();
     return grads;
   },
@@ -138,8 +142,10 @@ const causalConv1dBackwardOp = defineOp<Record<string, never>>({
 /**
  * Depthwise causal convolution of x [B, L, D] with weight [D, K] and bias [D]: each channel c is filtered by its
  * own K taps over the current and K-1 previous positions. Positions before 0 count as zeros, or are the inputs of
- * `past` [B or 1, k ≤ K − 1, D] (its last position just before x's first; one row serves every row of x).
+ * `past` [R, k ≤ K − 1, D], its last position just before x's first: row b of x continues the past's row
+ * `rows[b]` (int32 [B]), or row b without `rows`.
  */
-export function causalConv1d(x: Tensor, weight: Tensor, bias: Tensor, past?: Tensor): Tensor {
-  return runOp(causalConv1dOp, past && past.shape[1] !== 0 ? [x, weight, bias, past] : [x, weight, bias], {})[0]!;
+export function causalConv1d(x: Tensor, weight: Tensor, bias: Tensor, past?: { inputs: Tensor; rows?: Tensor }): Tensor {
+  if (!past || past.inputs.shape[1] === 0) return runOp(causalConv1dOp, [x, weight, bias], {})[0]!;
+  return runOp(causalConv1dOp, [x, weight, bias, past.inputs, ...(past.rows ? [past.rows] : [])], {})[0]!;
 }

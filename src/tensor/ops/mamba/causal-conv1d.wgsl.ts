@@ -1,6 +1,7 @@
 import type { Tensor } from '../../tensor.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
 import { sumAxes } from '../../backends/webgpu/reduce.js';
+import type { FaultDescriber } from '../../backends/webgpu/webgpu-backend.js';
 
 /**
  * Depthwise causal conv1d in WGSL: one invocation per output element, neighbouring invocations on neighbouring
@@ -8,16 +9,24 @@ import { sumAxes } from '../../backends/webgpu/reduce.js';
  * invocation per element; ∂w and ∂b sum over batch and time, so each (b, t) writes its K products per channel
  * into a scratch [B·L, D, K] that the column reduction sums (giving ∂w's own [D, K] layout directly).
  */
-export function causalConv1dGpu(x: Tensor, w: Tensor, bias: Tensor, past: Tensor | null, out: Tensor): void {
+/** With a past, row b reads the past's row rows[b] (or b), checked: a bad row is reported and reads zeros. */
+export function causalConv1dGpu(x: Tensor, w: Tensor, bias: Tensor, past: Tensor | null, rows: Tensor | null, out: Tensor, fault: FaultDescriber): void {
   const [B, L, D] = x.shape as [number, number, number];
   const K = w.shape[1]!;
-  const kp = past?.shape[1] ?? 0;
   launch({
     op: 'causalConv1d',
-    operands: [{ name: 'x', tensor: x }, { name: 'w', tensor: w }, { name: 'bias', tensor: bias }, ...(past ? [{ name: 'past', tensor: past }] : []), { name: 'out', tensor: out, write: true }],
-    // PB: the past's row stride in rows of x (0 when one past row serves all).
-    u32: { L, D, K, KP: kp, PB: past && past.shape[0] === B && B > 1 ? 1 : 0 },
-    code: `
+    operands: [
+      { name: 'x', tensor: x }, { name: 'w', tensor: w }, { name: 'bias', tensor: bias },
+      ...(past ? [{ name: 'past', tensor: past }] : []), ...(rows ? [{ name: 'rows', tensor: rows }] : []), { name: 'out', tensor: out, write: true },
+    ],
+    u32: { L, D, K, ...(past && { KP: past.shape[1]!, R: past.shape[0]! }) },
+    ...(rows && { fault }),
+    code: `${rows ? `
+fn past_row(b: u32) -> i32 {
+  let r = ld_rows(b);
+  if (r < 0 || u32(r) >= P.R) { report(r, b); return -1; }
+  return r;
+}` : ''}
 fn item(i: u32) {
   let c = i % P.D;
   let t = (i / P.D) % P.L;
@@ -26,8 +35,8 @@ fn item(i: u32) {
     // Tap k reads position t − (K − 1) + k: x from position 0, the past's KP positions just before it.
     if (t + k + 1u >= P.K) { s = s + ld_w(c * P.K + k) * ld_x(i + (k + 1u) * P.D - P.K * P.D); }${past ? `
     else if (t + k + 1u + P.KP >= P.K) {
-      let row = (i / (P.D * P.L)) * P.PB;
-      s = s + ld_w(c * P.K + k) * ld_past((row * P.KP + t + k + 1u + P.KP - P.K) * P.D + c);
+      let row = ${rows ? 'past_row(i / (P.D * P.L))' : 'i32(i / (P.D * P.L))'};
+      if (row >= 0) { s = s + ld_w(c * P.K + k) * ld_past((u32(row) * P.KP + t + k + 1u + P.KP - P.K) * P.D + c); }
     }` : ''}
   }
   st_out(i, s);

@@ -53,8 +53,8 @@ const makeH0 = (d: Dims, seed: number) => dataH0(d, seed).map((v, i) => tensor(v
 /** What the gradient checks differentiate: y alone, the states alone, or both at once (y broadcast over N). */
 type Output = 'y' | 'state' | 'both';
 function scanOutput(which: Output, [B, L, D]: Dims) {
-  return (x: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, C: Tensor, Dk: Tensor, h0?: Tensor): Tensor => {
-    const initialState = h0 ? { initialState: h0 } : {};
+  return (x: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, C: Tensor, Dk: Tensor, h0?: Tensor, initialRows?: Tensor): Tensor => {
+    const initialState = h0 ? { initialState: h0, ...(initialRows && { initialRows }) } : {};
     if (which === 'y') return selectiveScan(x, dt, A, Bm, C, Dk, initialState);
     const [y, s] = selectiveScan(x, dt, A, Bm, C, Dk, { returnState: true, ...initialState });
     if (which === 'state') { y.dispose(); return s; }
@@ -116,21 +116,27 @@ const forward: ForwardCase[] = [
       return { actual: [y2, s2, ...g], expected: [y, states, ...referenceGradient(referenceOutput('both', d), xs, w)], atol: 2e-5, rtol: 1e-4 };
     },
   })),
-  ...dims.slice(1, 4).map((d, i): ForwardCase => ({
-    op: 'selectiveScan', name: `from one initial state for every row: the naive loop from that state repeated, and the backward against its float64 differences B=${d[0]} L=${d[1]} D=${d[2]} N=${d[3]}`,
-    run() {
-      const [B, L, D, N] = d;
-      const xs = [...data(d, 1100 + 10 * i), inputs(D * N, 1106 + 10 * i)], w = inputs(B * L * D * N, 1200 + i);
-      const shapes = [...shapesOf(d).slice(0, 6), [1, D, N]];
-      // The naive loop reads a state per row: the one state, repeated.
-      const repeated = (v: number[][]) => [...v.slice(0, 6), Array.from({ length: B }, () => v[6]!).flat()];
-      const ts = xs.map((v, j) => tensor(v, shapes[j]));
-      const { y, states } = naiveScan(repeated(xs), ...d);
-      const [y2, s2] = selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { returnState: true, initialState: ts[6]! });
-      const g = engineGradient(scanOutput('both', d), xs, shapes, w);
-      return { actual: [y2, s2, ...g], expected: [y, states, ...referenceGradient((v) => referenceOutput('both', d)(repeated(v)), xs, w)], atol: 2e-5, rtol: 1e-4 };
-    },
-  })),
+  ...dims.slice(1, 4).map((d, i): ForwardCase => {
+    const [B, L, D, N] = d;
+    // Two runs' states taken in turn by the rows, then one state for every row.
+    const R = i === 2 ? 1 : 2, rows = Array.from({ length: B }, (_, b) => (b + 1) % R);
+    return {
+      op: 'selectiveScan', name: `from initial states taken by row [${rows.join(', ')}] of ${R}: the naive loop from each row's state, and the backward against its float64 differences B=${B} L=${L} D=${D} N=${N}`,
+      run() {
+        const xs = [...data(d, 1100 + 10 * i), inputs(R * D * N, 1106 + 10 * i)], w = inputs(B * L * D * N, 1200 + i);
+        const shapes = [...shapesOf(d).slice(0, 6), [R, D, N]];
+        // The naive loop reads a state per row: each row's, copied out.
+        const perRow = (v: number[][]) => [...v.slice(0, 6), rows.flatMap((r) => v[6]!.slice(r * D * N, (r + 1) * D * N))];
+        const ts = xs.map((v, j) => tensor(v, shapes[j]));
+        const initialRows = tensor(Int32Array.from(rows), [B]);
+        const { y, states } = naiveScan(perRow(xs), ...d);
+        const [y2, s2] = selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { returnState: true, initialState: ts[6]!, initialRows });
+        const f = scanOutput('both', d);
+        const g = engineGradient((...t) => f(...(t as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]), initialRows), xs, shapes, w);
+        return { actual: [y2, s2, ...g], expected: [y, states, ...referenceGradient((v) => referenceOutput('both', d)(perRow(v)), xs, w)], atol: 2e-5, rtol: 1e-4 };
+      },
+    };
+  }),
   {
     // What a Mamba forward resumed at a position relies on: the scan over [p, L) from the state after p − 1 is the
     // rest of the scan over [0, L), to the bit.
@@ -203,6 +209,11 @@ const grad: GradCase[] = [
     inputs: () => makeH0(d, 1000 + 10 * i),
     f: scanOutput('both', d),
   })),
+  {
+    op: 'selectiveScan', name: 'both, from initial states taken by row [1, 0, 1] of 2', covers: ['selectiveScanBackward', 'indexAdd'],
+    inputs: () => [...make([3, 3, 4, 2], 1050), tensor(inputs(2 * 4 * 2, 1057), [2, 4, 2]), tensor(Int32Array.from([1, 0, 1]), [3])],
+    f: scanOutput('both', [3, 3, 4, 2]),
+  },
   { op: 'selectiveScan', name: `both, channels split over threads B=${wide[0]} L=${wide[1]} D=${wide[2]} N=${wide[3]}`, inputs: () => make(wide, 700), f: scanOutput('both', wide) },
 ];
 
@@ -222,7 +233,9 @@ export const spec: OpSpec = {
     { op: 'selectiveScan', name: 'B states differ from A', run: () => withBad(3, [2, 3, 3]), message: /selectiveScan: B must be \[B, L, N\] = \[2,3,2\].*got \[2,3,3\]/ },
     { op: 'selectiveScan', name: 'C length differs from x', run: () => withBad(4, [2, 4, 2]), message: /selectiveScan: C must be \[B, L, N\] = \[2,3,2\].*got \[2,4,2\]/ },
     { op: 'selectiveScan', name: 'D skip length differs from x channels', run: () => withBad(5, [3]), message: /selectiveScan: D must be \[D\] with D = 4 \(x's channels\), got \[3\]/ },
-    { op: 'selectiveScan', name: 'initial state of the wrong shape', run: () => { const ts = make(ok, 1); return selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { initialState: tensor(new Float32Array(2 * 4 * 3), [2, 4, 3]) }); }, message: /selectiveScan: the initial state must be \[B, D, N\] = \[2,4,2\] or \[1, D, N\] \(x's batch or one row for all, x's channels, A's states\), got \[2,4,3\]/ },
+    { op: 'selectiveScan', name: 'initial state of the wrong shape', run: () => { const ts = make(ok, 1); return selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { initialState: tensor(new Float32Array(2 * 4 * 3), [2, 4, 3]) }); }, message: /selectiveScan: the initial state must be \[B, D, N\] = \[2,4,2\] \(x's batch and channels, A's states\), got \[2,4,3\]/ },
+    { op: 'selectiveScan', name: 'an initial row out of range', run: () => { const ts = make(ok, 1); return selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { initialState: tensor(new Float32Array(3 * 4 * 2), [3, 4, 2]), initialRows: tensor(Int32Array.from([2, -1]), [2]) }); }, message: /selectiveScan: the past's row -1 for row 1 of x is outside its 3 rows/ },
+    { op: 'selectiveScan', name: 'initial rows without an initial state', run: () => { const ts = make(ok, 1); return selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { initialRows: tensor(Int32Array.from([0, 0]), [2]) }); }, message: /selectiveScan: initialRows needs an initialState/ },
     { op: 'selectiveScan', name: 'x not rank 3', run: () => withBad(0, [3, 4]), message: /selectiveScan: x must be \[B, L, D\], got \[3,4\]/ },
     { op: 'selectiveScan', name: 'int32 delta', run: () => withBad(1, [2, 3, 4], true), message: /selectiveScan: x, delta, A, B, C and D must all be float32 \(inputs: #0 float32\[2,3,4\], #1 int32\[2,3,4\]/ },
   ],

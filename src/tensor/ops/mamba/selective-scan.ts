@@ -4,7 +4,9 @@ import { fmt } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { arenaAlloc, arenaBudgetBytes, arenaReset, parallelFor, threadCount, wasmF32 } from '../../backends/cpu/wasm.js';
-import { broadcastTo, sumTo } from '../shape/broadcast.js';
+import { cpuI32 } from '../../backends/cpu/cpu-backend.js';
+import { indexAdd, indexSelect } from '../shape/index-select.js';
+import { checkPastRows, pastRowsFault } from './past-rows.js';
 import { selectiveScanBackwardGpu, selectiveScanGpu } from './selective-scan.wgsl.js';
 
 /**
@@ -20,15 +22,16 @@ import { selectiveScanBackwardGpu, selectiveScanGpu } from './selective-scan.wgs
  * The optional state output exists for hook sites; its gradient enters the reverse pass as an extra adjoint of s_t.
  * The optional initial state h0 [B, D, N] replaces s_0 = 0 (s_{-1} in the 0-based time above): a run over positions
  * [p, L) from the state after position p−1 continues the run over [0, p) exactly, which is how a Mamba forward
- * resumes at a position (tracing's position reuse, `ForwardOptions.past`). Its gradient is λ_0·exp(Δ_0·A). An h0
- * of one row [1, D, N] serves every row, read in place (tracing continues hundreds of rows from one run).
+ * resumes at a position (tracing's position reuse, `ForwardOptions.past`). Its gradient is λ_0·exp(Δ_0·A). With
+ * `initialRows` (int32 [B]) h0 is [R, D, N] and row b starts from its row initialRows[b], read in place (tracing
+ * continues hundreds of rows from a few runs).
  */
 
 interface Dims { B: number; L: number; D: number; N: number }
 
-function checkInputs(op: string, inputs: readonly Tensor[], hasH0: boolean): Dims {
+function checkInputs(op: string, inputs: readonly Tensor[], hasH0: boolean, hasRows = false): Dims {
   const [x, delta, A, Bm, C, Dk] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
-  if (inputs.some((t) => t.dtype !== 'float32')) throw opError(op, 'x, delta, A, B, C and D must all be float32', inputs);
+  if (inputs.slice(0, hasH0 ? 7 : 6).some((t) => t.dtype !== 'float32')) throw opError(op, 'x, delta, A, B, C and D must all be float32', inputs);
   if (x.rank !== 3) throw opError(op, `x must be [B, L, D], got ${fmt(x.shape)}`, inputs);
   const [B, L, D] = x.shape as [number, number, number];
   if (delta.rank !== 3 || delta.shape.some((d, i) => d !== x.shape[i])) throw opError(op, `delta ${fmt(delta.shape)} must have x's shape ${fmt(x.shape)}`, inputs);
@@ -42,9 +45,11 @@ function checkInputs(op: string, inputs: readonly Tensor[], hasH0: boolean): Dim
   }
   if (Dk.rank !== 1 || Dk.shape[0] !== D) throw opError(op, `D must be [D] with D = ${D} (x's channels), got ${fmt(Dk.shape)}`, inputs);
   const h0 = hasH0 ? inputs[6]! : null;
-  if (h0 && (h0.rank !== 3 || (h0.shape[0] !== B && h0.shape[0] !== 1) || h0.shape[1] !== D || h0.shape[2] !== N)) {
-    throw opError(op, `the initial state must be [B, D, N] = ${fmt([B, D, N])} or [1, D, N] (x's batch or one row for all, x's channels, A's states), got ${fmt(h0.shape)}`, inputs);
+  if (h0 && (h0.rank !== 3 || (!hasRows && h0.shape[0] !== B) || h0.shape[1] !== D || h0.shape[2] !== N)) {
+    const want = hasRows ? `[R, D, N] = [R,${D},${N}] (any rows, x's channels, A's states)` : `[B, D, N] = ${fmt([B, D, N])} (x's batch and channels, A's states)`;
+    throw opError(op, `the initial state must be ${want}, got ${fmt(h0.shape)}`, inputs);
   }
+  if (hasRows) checkPastRows(op, inputs[7]!, B, h0!.shape[0]!, inputs);
   return { B, L, D, N };
 }
 
@@ -139,44 +144,45 @@ function scanBackward(
   gD.set(accD);
 }
 
-interface ScanAttrs { returnState: boolean; initial: boolean }
+interface ScanAttrs { returnState: boolean; initial: boolean; rows: boolean }
 
-/** Inputs: x, delta, A, B, C, D, then h0 if `initial`. Outputs: y, then the states if `returnState`. */
+/** Inputs: x, delta, A, B, C, D, then h0 if `initial`, then its rows if `rows`. Outputs: y, then the states if `returnState`. */
 const selectiveScanOp = defineOp<ScanAttrs>({
   name: 'selectiveScan',
-  infer(inputs, { returnState, initial }) {
-    const { B, L, D, N } = checkInputs('selectiveScan', inputs, initial);
+  infer(inputs, { returnState, initial, rows }) {
+    const { B, L, D, N } = checkInputs('selectiveScan', inputs, initial, rows);
     const y = { shape: [B, L, D], dtype: 'float32' as const };
     return returnState ? [y, { shape: [B, L, D, N], dtype: 'float32' as const }] : [y];
   },
   kernels: {
-    cpu({ inputs, outputs, attrs: { initial } }) {
+    cpu({ inputs, outputs, attrs: { initial, rows } }) {
       const d = dimsOf(inputs);
       const [x, dt, A, Bm, C, Dk] = inputs.slice(0, 6).map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-      scanForward(d, x, dt, A, Bm, C, Dk, initial ? perRow(cpuF32(inputs[6]!), d) : null, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null);
+      const h0 = initial ? cpuF32(inputs[6]!) : null;
+      scanForward(d, x, dt, A, Bm, C, Dk, h0 && rows ? perRow(h0, cpuI32(inputs[7]!), d) : h0, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null);
     },
-    webgpu: ({ inputs, outputs, attrs: { initial } }) => selectiveScanGpu(inputs.slice(0, 6), initial ? inputs[6]! : null, outputs[0]!, outputs[1]),
+    webgpu: ({ inputs, outputs, attrs: { initial, rows } }) => selectiveScanGpu(inputs.slice(0, 6), initial ? inputs[6]! : null, rows ? inputs[7]! : null, outputs[0]!, outputs[1], pastRowsFault('selectiveScan', initial ? inputs[6]!.shape[0]! : 0)),
   },
-  backward([gy, gS], { inputs, attrs: { initial } }) {
+  backward([gy, gS], { inputs, attrs: { initial, rows } }): (Tensor | null)[] {
     const grads = [gy, gS].filter((g): g is Tensor => !!g);
-    const h0 = initial ? inputs[6]! : null, B = inputs[0]!.shape[0]!;
-    if (!h0 || h0.shape[0] === B) return runOp(selectiveScanBackwardOp, [...inputs, ...grads], { hasGy: !!gy, hasGs: !!gS, initial });
-    // One initial state for every row: the backward of its copy per row, whose gradients sum to its own.
-    const rows = broadcastTo(h0, [B, ...h0.shape.slice(1)]);
-    const out = runOp(selectiveScanBackwardOp, [...inputs.slice(0, 6), rows, ...grads], { hasGy: !!gy, hasGs: !!gS, initial });
-    rows.dispose();
-    const gh0 = out[6]!;
-    out[6] = sumTo(gh0, h0.shape);
-    gh0.dispose();
-    return out;
+    const flags = { hasGy: !!gy, hasGs: !!gS, initial };
+    if (!rows) return runOp(selectiveScanBackwardOp, [...inputs, ...grads], flags);
+    // Rows of h0: the backward from each row's own copy, whose gradients add up on the rows they came from.
+    const h0 = inputs[6]!, idx = inputs[7]!;
+    const own = indexSelect(h0, 0, idx);
+    const out: (Tensor | null)[] = runOp(selectiveScanBackwardOp, [...inputs.slice(0, 6), own, ...grads], flags);
+    own.dispose();
+    const perRowGrad = out[6]!;
+    out[6] = indexAdd(perRowGrad, idx, 0, h0.shape[0]!);
+    perRowGrad.dispose();
+    return [...out, null];
   },
 });
 
-/** An initial state of one row for every row, copied per row (the CPU kernels read one state per row). */
-function perRow(h0: Float32Array, { B, D, N }: Dims): Float32Array {
-  if (h0.length === B * D * N) return h0;
+/** The initial state of each row, row b being h0's row rows[b] (the CPU kernels read one state per row). */
+function perRow(h0: Float32Array, rows: Int32Array, { B, D, N }: Dims): Float32Array {
   const out = new Float32Array(B * D * N);
-  for (let b = 0; b < B; b++) out.set(h0, b * D * N);
+  for (let b = 0; b < B; b++) out.set(h0.subarray(rows[b]! * D * N, (rows[b]! + 1) * D * N), b * D * N);
   return out;
 }
 
@@ -222,11 +228,10 @@ const selectiveScanBackwardOp = defineOp<BackwardAttrs>({
 export interface SelectiveScanOptions {
   /** Also return the state after every position, [B, L, D, N] (a hook site; differentiable). */
   returnState?: boolean;
-  /**
-   * The state before the first position, [B, D, N], or [1, D, N] for every row (default zeros): a position of
-   * another run's states. Differentiable.
-   */
+  /** The state before the first position, [B, D, N] (default zeros): a position of another run's states. Differentiable. */
   initialState?: Tensor;
+  /** int32 [B]: row b starts from initialState's row initialRows[b] (initialState then has any number of rows). */
+  initialRows?: Tensor;
 }
 
 /**
@@ -234,11 +239,12 @@ export interface SelectiveScanOptions {
  * input and output projections B, C [B,L,N] and skip D [D], from zero states or `initialState`. Returns y [B,L,D],
  * and with `returnState` also the states s_t as [B,L,D,N].
  */
-export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts?: { returnState?: false; initialState?: Tensor }): Tensor;
-export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts: { returnState: true; initialState?: Tensor }): [Tensor, Tensor];
+export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts?: SelectiveScanOptions & { returnState?: false }): Tensor;
+export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts: SelectiveScanOptions & { returnState: true }): [Tensor, Tensor];
 export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts?: SelectiveScanOptions): Tensor | [Tensor, Tensor];
 export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts: SelectiveScanOptions = {}): Tensor | [Tensor, Tensor] {
-  const h0 = opts.initialState;
-  const out = runOp(selectiveScanOp, h0 ? [x, delta, A, B, C, D, h0] : [x, delta, A, B, C, D], { returnState: !!opts.returnState, initial: !!h0 });
+  const h0 = opts.initialState, rows = h0 && opts.initialRows;
+  if (opts.initialRows && !h0) throw opError('selectiveScan', 'initialRows needs an initialState', [x]);
+  const out = runOp(selectiveScanOp, [x, delta, A, B, C, D, ...(h0 ? [h0] : []), ...(rows ? [rows] : [])], { returnState: !!opts.returnState, initial: !!h0, rows: !!rows });
   return opts.returnState ? [out[0]!, out[1]!] : out[0]!;
 }

@@ -1,4 +1,5 @@
 import type { Tensor } from '../../tensor.js';
+import type { FaultDescriber } from '../../backends/webgpu/webgpu-backend.js';
 import { backendOf, launch, withScratch, workgroupSize } from '../../backends/webgpu/kernel.js';
 import { sumAxes } from '../../backends/webgpu/reduce.js';
 import { copyElements, zeroFill } from '../../backends/webgpu/copy.js';
@@ -34,7 +35,8 @@ function dimsOf(x: Tensor, A: Tensor): Dims {
   return { B, L, D, N: A.shape[1]! };
 }
 
-export function selectiveScanGpu(inputs: readonly Tensor[], h0: Tensor | null, y: Tensor, state: Tensor | undefined): void {
+/** Row b starts from h0's row rows[b] (or b), checked: a bad row is reported and starts from zeros. */
+export function selectiveScanGpu(inputs: readonly Tensor[], h0: Tensor | null, rows: Tensor | null, y: Tensor, state: Tensor | undefined, fault: FaultDescriber): void {
   const [x, dt, A, Bm, C, Dk] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
   const { B, L, D, N } = dimsOf(x, A);
   if (y.size === 0) return;
@@ -45,11 +47,11 @@ export function selectiveScanGpu(inputs: readonly Tensor[], h0: Tensor | null, y
     operands: [
       { name: 'x', tensor: x }, { name: 'dt', tensor: dt }, { name: 'A', tensor: A }, { name: 'Bm', tensor: Bm },
       { name: 'C', tensor: C }, { name: 'Dk', tensor: Dk }, ...(h0 ? [{ name: 'h0', tensor: h0 }] : []),
-      { name: 'y', tensor: y, write: true },
+      ...(rows ? [{ name: 'rows', tensor: rows }] : []), { name: 'y', tensor: y, write: true },
       ...(state ? [{ name: 'state', tensor: state, write: true }] : []),
     ],
-    // HB: the initial state's row stride in rows of x (0 when one state serves every row).
-    u32: { L, D, blocks, groups: B * blocks, ...(h0 && { HB: h0.shape[0] === B ? 1 : 0 }) },
+    u32: { L, D, blocks, groups: B * blocks, ...(rows && { R: h0!.shape[0]! }) },
+    ...(rows && { fault }),
     code: `${DECAY}
 const NS: u32 = ${N}u;
 @compute @workgroup_size(WG)
@@ -61,7 +63,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (c >= P.D) { return; }
   var s: array<f32, NS>;
   var a: array<f32, NS>;
-  for (var n = 0u; n < NS; n = n + 1u) { a[n] = ld_A(c * NS + n);${h0 ? ' s[n] = ld_h0((b * P.HB * P.D + c) * NS + n);' : ''} }
+  ${rows ? `let r = ld_rows(b);
+  let known = r >= 0 && u32(r) < P.R;
+  if (!known && c == 0u) { report(r, b); }
+  let start = select(0u, (u32(r) * P.D + c) * NS, known);` : h0 ? 'let start = (b * P.D + c) * NS;' : ''}
+  for (var n = 0u; n < NS; n = n + 1u) { a[n] = ld_A(c * NS + n);${rows ? ' s[n] = select(0.0, ld_h0(start + n), known);' : h0 ? ' s[n] = ld_h0(start + n);' : ''} }
   let dk = ld_Dk(c);
   for (var t = 0u; t < P.L; t = t + 1u) {
     let i = (b * P.L + t) * P.D + c;
