@@ -84,8 +84,10 @@ export class MambaModel implements LanguageModel {
       const pastRows = past?.rows && (Bl < B ? t.t(firstRows(past.rows, Bl)) : past.rows);
       // With past.rows the conv and the scan read the past's rows in place; otherwise its first Bl rows are these.
       const pastOf = (list: MambaPast['conv']) => (pastRows || Bl === B ? list[l]! : t.t(firstRows(list[l]!, Bl)));
-      const xc = t.at(`${s}mixer.hook_conv`, causalConv1d(x, convW, convB, past && { inputs: pastOf(past.conv), ...(pastRows && { rows: pastRows }) }));
-      let xa = t.t(silu(xc));
+      const convPast = past && { past: { inputs: pastOf(past.conv), ...(pastRows && { rows: pastRows }) } };
+      // Where nothing reads the conv's own output (no hook there, no flow cut), silu is applied in the same kernel.
+      const xc = hooks.wants(`${s}mixer.hook_conv`) || cuts.length > 0 ? t.at(`${s}mixer.hook_conv`, causalConv1d(x, convW, convB, convPast)) : null;
+      let xa = t.t(xc ? silu(xc) : causalConv1d(x, convW, convB, { ...convPast, activation: 'silu' }));
       if (maskL) xa = t.t(mul(xa, maskL));
       xa = t.at(`${s}mixer.hook_x_act`, xa);
       const [dtLow, bIn, cIn] = xProj(xa);
@@ -102,7 +104,7 @@ export class MambaModel implements LanguageModel {
         ssm = t.t(selectiveScan(xa, delta, A, Bm, Cm, Dskip, initialState));
       }
       if (cuts.length > 0) {
-        ssm = t.t(cutFlow(cuts, x, xc, ssm, {
+        ssm = t.t(cutFlow(cuts, x, xc!, ssm, {
           conv: (xin) => causalConv1d(xin, convW, convB),
           scanInputs: (xcE, rows) => {
             const own: Tensor[] = [];

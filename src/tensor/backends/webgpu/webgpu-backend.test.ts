@@ -169,7 +169,7 @@ test('a past row out of range computed on the GPU fails the next read of the con
   const f = (n: number, seed: number, shape: number[]) => tensor(values(n, seed), shape, { backend: gpu });
   const x = f(B * L * D, 1, [B, L, D]), past = f(R * 2 * D, 2, [R, 2, D]), h0 = f(R * D * N, 3, [R, D, N]);
   const rows = cast(tensor([1, 2], [2], { backend: gpu }), 'int32');
-  const conv = causalConv1d(x, f(D * 4, 4, [D, 4]), f(D, 5, [D]), { inputs: past, rows });
+  const conv = causalConv1d(x, f(D * 4, 4, [D, 4]), f(D, 5, [D]), { past: { inputs: past, rows } });
   await assert.rejects(conv.data(), (e: unknown) => e instanceof FactlabError && /causalConv1d: the past's row 2 for row 1 of x is outside its 2 rows \(found on the GPU/.test(e.message));
   const scan = selectiveScan(x, f(B * L * D, 6, [B, L, D]), f(D * N, 7, [D, N]), f(B * L * N, 8, [B, L, N]), f(B * L * N, 9, [B, L, N]), f(D, 10, [D]), { initialState: h0, initialRows: rows });
   await assert.rejects(scan.data(), (e: unknown) => e instanceof FactlabError && /selectiveScan: the past's row 2 for row 1 of x is outside its 2 rows \(found on the GPU/.test(e.message));

@@ -80,15 +80,26 @@ const forward: ForwardCase[] = [
       const xs = withPast(B, L, D, K, R, kp, 500 + 10 * i);
       const [sx, sw, sb, sp] = pastShapesOf(B, L, D, K, R, kp);
       const past = { inputs: tensor(xs[3]!, sp), ...(rows && { rows: rowsTensor(rows) }) };
-      return { actual: causalConv1d(tensor(xs[0]!, sx), tensor(xs[1]!, sw), tensor(xs[2]!, sb), past), expected: referenceWithPast(xs, B, L, D, K, kp, rows), shapes: [[B, L, D]] };
+      return { actual: causalConv1d(tensor(xs[0]!, sx), tensor(xs[1]!, sw), tensor(xs[2]!, sb), { past }), expected: referenceWithPast(xs, B, L, D, K, kp, rows), shapes: [[B, L, D]] };
     },
   })),
   ...pastCases.slice(0, 3).map(([B, L, D, K, R, kp, rows], i): ForwardCase => ({
     op: 'causalConv1d', name: `backward with a past of ${rowsName(R, rows)} equals float64 differences of the naive loop B=${B} L=${L} D=${D} K=${K}`,
     run() {
       const xs = withPast(B, L, D, K, R, kp, 600 + 10 * i), w = inputs(B * L * D, 700 + i);
-      const actual = engineGradient((x, wt, b, p) => causalConv1d(x, wt, b, { inputs: p, ...(rows && { rows: rowsTensor(rows) }) }), xs, pastShapesOf(B, L, D, K, R, kp), w);
+      const actual = engineGradient((x, wt, b, p) => causalConv1d(x, wt, b, { past: { inputs: p, ...(rows && { rows: rowsTensor(rows) }) } }), xs, pastShapesOf(B, L, D, K, R, kp), w);
       return { actual, expected: referenceGradient((v) => referenceWithPast(v, B, L, D, K, kp, rows), xs, w), atol: 1e-5, rtol: 1e-5 };
+    },
+  })),
+  // silu in the same kernel: silu of the naive loop, with and without a past.
+  ...pastCases.slice(1, 3).map(([B, L, D, K, R, kp, rows], i): ForwardCase => ({
+    op: 'causalConv1d', name: `with silu, continued from a past of ${rowsName(R, rows)}, equals silu of the naive loop B=${B} L=${L} D=${D} K=${K}`,
+    run() {
+      const xs = withPast(B, L, D, K, R, kp, 900 + 10 * i);
+      const [sx, sw, sb, sp] = pastShapesOf(B, L, D, K, R, kp);
+      const past = { inputs: tensor(xs[3]!, sp), ...(rows && { rows: rowsTensor(rows) }) };
+      const silu = (v: number) => v / (1 + Math.exp(-v));
+      return { actual: causalConv1d(tensor(xs[0]!, sx), tensor(xs[1]!, sw), tensor(xs[2]!, sb), { past, activation: 'silu' }), expected: referenceWithPast(xs, B, L, D, K, kp, rows).map(silu), atol: 1e-6, rtol: 1e-5 };
     },
   })),
 ];
@@ -102,8 +113,14 @@ const grad: GradCase[] = [
   ...pastCases.slice(0, 2).map(([B, L, D, K, R, kp, rows], i): GradCase => ({
     op: 'causalConv1d', name: `with a past of ${rowsName(R, rows)} B=${B} L=${L} D=${D} K=${K}`, covers: ['causalConv1dBackward'],
     inputs: () => [...withPast(B, L, D, K, R, kp, 800 + 10 * i).map((v, j) => tensor(v, pastShapesOf(B, L, D, K, R, kp)[j])), ...(rows ? [rowsTensor(rows)!] : [])],
-    f: (x, w, b, p, r) => causalConv1d(x!, w!, b!, { inputs: p!, ...(r && { rows: r }) }),
+    f: (x, w, b, p, r) => causalConv1d(x!, w!, b!, { past: { inputs: p!, ...(r && { rows: r }) } }),
   })),
+  {
+    op: 'causalConv1d', name: 'with silu and a past of 2 row(s) taken as [1, 0, 1]', covers: ['causalConv1dBackward', 'unaryGrad'],
+    inputs: () => [...withPast(3, 4, 5, 4, 2, 3, 950).map((v, j) => tensor(v, pastShapesOf(3, 4, 5, 4, 2, 3)[j])), rowsTensor([1, 0, 1])!],
+    f: (x, w, b, p, r) => causalConv1d(x!, w!, b!, { past: { inputs: p!, rows: r! }, activation: 'silu' }),
+  },
+  { op: 'causalConv1d', name: 'with silu B=2 L=5 D=3 K=4', covers: ['causalConv1dBackward', 'unaryGrad'], inputs: () => data(2, 5, 3, 4, 960).map((v, j) => tensor(v, shapesOf(2, 5, 3, 4)[j])), f: (x, w, b) => causalConv1d(x!, w!, b!, { activation: 'silu' }) },
 ];
 
 const x = () => tensor(new Float32Array(2 * 3 * 4), [2, 3, 4]);
@@ -114,10 +131,10 @@ export const spec: OpSpec = {
     { op: 'causalConv1d', name: 'weight as stored in checkpoints [D,1,K]', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 1, 4]), tensor(new Float32Array(4))), message: /causalConv1d: weight must be \[D, K\].*got \[4,1,4\]/ },
     { op: 'causalConv1d', name: 'bias length differs from x channels', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(3))), message: /causalConv1d: bias must be \[D\] with D = 4.*got \[3\]/ },
     { op: 'causalConv1d', name: 'x not rank 3', run: () => causalConv1d(tensor(new Float32Array(12), [3, 4]), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4))), message: /causalConv1d: x must be \[B, L, D\], got \[3,4\]/ },
-    { op: 'causalConv1d', name: 'a past deeper than K − 1', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4)), { inputs: tensor(new Float32Array(32), [2, 4, 4]) }), message: /causalConv1d: the past must be \[2, k ≤ 3, 4\] \(x's rows, .*got \[2,4,4\]/ },
-    { op: 'causalConv1d', name: 'a past of another number of rows, without rows', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4)), { inputs: tensor(new Float32Array(24), [3, 2, 4]) }), message: /causalConv1d: the past must be \[2, k ≤ 3, 4\].*got \[3,2,4\]/ },
-    { op: 'causalConv1d', name: 'a past row out of range', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4)), { inputs: tensor(new Float32Array(24), [3, 2, 4]), rows: tensor(Int32Array.from([2, 3]), [2]) }), message: /causalConv1d: the past's row 3 for row 1 of x is outside its 3 rows/ },
-    { op: 'causalConv1d', name: 'past rows of the wrong shape', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4)), { inputs: tensor(new Float32Array(24), [3, 2, 4]), rows: tensor(Int32Array.from([0]), [1]) }), message: /causalConv1d: the past's rows must be int32 \[2\] \(one per row of x\), got int32\[1\]/ },
+    { op: 'causalConv1d', name: 'a past deeper than K − 1', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4)), { past: { inputs: tensor(new Float32Array(32), [2, 4, 4]) } }), message: /causalConv1d: the past must be \[2, k ≤ 3, 4\] \(x's rows, .*got \[2,4,4\]/ },
+    { op: 'causalConv1d', name: 'a past of another number of rows, without rows', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4)), { past: { inputs: tensor(new Float32Array(24), [3, 2, 4]) } }), message: /causalConv1d: the past must be \[2, k ≤ 3, 4\].*got \[3,2,4\]/ },
+    { op: 'causalConv1d', name: 'a past row out of range', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4)), { past: { inputs: tensor(new Float32Array(24), [3, 2, 4]), rows: tensor(Int32Array.from([2, 3]), [2]) } }), message: /causalConv1d: the past's row 3 for row 1 of x is outside its 3 rows/ },
+    { op: 'causalConv1d', name: 'past rows of the wrong shape', run: () => causalConv1d(x(), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4)), { past: { inputs: tensor(new Float32Array(24), [3, 2, 4]), rows: tensor(Int32Array.from([0]), [1]) } }), message: /causalConv1d: the past's rows must be int32 \[2\] \(one per row of x\), got int32\[1\]/ },
     { op: 'causalConv1d', name: 'K = 0', run: () => causalConv1d(x(), tensor(new Float32Array(0), [4, 0]), tensor(new Float32Array(4))), message: /causalConv1d: weight's kernel width K must be at least 1/ },
     { op: 'causalConv1d', name: 'int32 x', run: () => causalConv1d(tensor(new Int32Array(24), [2, 3, 4]), tensor(new Float32Array(16), [4, 4]), tensor(new Float32Array(4))), message: /causalConv1d: x, weight and bias must all be float32 \(inputs: #0 int32\[2,3,4\]/ },
   ],

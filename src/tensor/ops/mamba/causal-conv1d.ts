@@ -8,6 +8,8 @@ import { concat } from '../shape/concat.js';
 import { slice } from '../shape/slice.js';
 import { indexAdd, indexSelect } from '../shape/index-select.js';
 import { checkPastRows, pastRowsFault } from './past-rows.js';
+import { unaryGrad } from '../elementwise/unary.js';
+import { sigmoid as sigmoid64 } from '../elementwise/unary-math.js';
 import { causalConv1dBackwardGpu, causalConv1dGpu } from './causal-conv1d.wgsl.js';
 
 /**
@@ -20,6 +22,9 @@ import { causalConv1dBackwardGpu, causalConv1dGpu } from './causal-conv1d.wgsl.j
  * place where concatenating the past before x, convolving and slicing copied every activation twice. Row b of x
  * continues the past's row rows[b] (int32 [B]), or row b without `rows` (R = B then): tracing continues hundreds
  * of patched rows from a few runs without a copy of the past per row.
+ *
+ * With activation 'silu' the output is silu(conv): Mamba's activated x in one kernel, computed as the silu op
+ * computes it, where nothing needs the conv's own output (no hook at `mixer.hook_conv`).
  */
 
 interface ConvDims { B: number; L: number; D: number; K: number; kp: number }
@@ -49,14 +54,16 @@ function taps(w: Float32Array, D: number, K: number): Float32Array {
 }
 
 /** Inputs: x, weight, bias, then the past if there is one. */
-const causalConv1dOp = defineOp<Record<string, never>>({
+interface ConvAttrs { activation?: 'silu' }
+
+const causalConv1dOp = defineOp<ConvAttrs>({
   name: 'causalConv1d',
   infer(inputs) {
     const { B, L, D } = checkInputs('causalConv1d', inputs);
     return [{ shape: [B, L, D], dtype: 'float32' }];
   },
   kernels: {
-    cpu({ inputs, outputs }) {
+    cpu({ inputs, outputs, attrs }) {
       const { B, L, D, K, kp } = checkInputs('causalConv1d', inputs);
       const x = cpuF32(inputs[0]!), wt = taps(cpuF32(inputs[1]!), D, K), bias = cpuF32(inputs[2]!), o = cpuF32(outputs[0]!);
       const past = inputs[3] ? cpuF32(inputs[3]) : null, rows = inputs[4] ? cpuI32(inputs[4]) : null;
@@ -73,12 +80,27 @@ const causalConv1dOp = defineOp<Record<string, never>>({
           }
         }
       }
+      // As the silu op computes it, from the float32 conv output.
+      if (attrs.activation === 'silu') for (let i = 0; i < o.length; i++) { const v = o[i]!; o[i] = v * sigmoid64(v); }
     },
-    webgpu: ({ inputs: [x, w, b, past, rows], outputs: [o] }) => causalConv1dGpu(x!, w!, b!, past ?? null, rows ?? null, o!, pastRowsFault('causalConv1d', past?.shape[0] ?? 0)),
+    webgpu: ({ inputs: [x, w, b, past, rows], outputs: [o], attrs }) => causalConv1dGpu(x!, w!, b!, past ?? null, rows ?? null, o!, pastRowsFault('causalConv1d', past?.shape[0] ?? 0), attrs.activation === 'silu'),
   },
-  backward([g], { inputs: [x, w, , past, rows] }): (Tensor | null)[] {
+  backward([gOut], { inputs, outputs, attrs }): (Tensor | null)[] {
+    if (!attrs.activation) return convBackward(gOut!, inputs);
+    // Through silu: its derivative at the conv's output, recomputed (one more conv; nothing saved).
+    const pre = runOp(causalConv1dOp, inputs, {})[0]!;
+    const g = unaryGrad('silu', gOut!, pre, outputs[0]!);
+    pre.dispose();
+    const grads = convBackward(g, inputs);
+    g.dispose();
+    return grads;
+  },
+});
+
+/** Gradients of x, weight, bias and the past (and none for its rows) from g, the conv output's gradient. */
+function convBackward(g: Tensor, [x, w, , past, rows]: readonly Tensor[]): (Tensor | null)[] {
     if (!past) {
-      const [gx, gw, gb] = runOp(causalConv1dBackwardOp, [g!, x!, w!], {});
+      const [gx, gw, gb] = runOp(causalConv1dBackwardOp, [g, x!, w!], {});
       return [gx!, gw!, gb!];
     }
     // With a past: the gradient of the conv over [past, x] with no gradient reaching the past's outputs.
@@ -87,15 +109,14 @@ const causalConv1dOp = defineOp<Record<string, never>>({
     const own: Tensor[] = [];
     const o = (t: Tensor) => { own.push(t); return t; };
     const xx = o(concat([rows ? o(indexSelect(past, 0, rows)) : past, x!], 1));
-    const gg = o(concat([o(zeros([B, kp, D], { backend: g!.backend })), g!], 1));
+    const gg = o(concat([o(zeros([B, kp, D], { backend: g.backend })), g], 1));
     const [gxx, gw, gb] = runOp(causalConv1dBackwardOp, [gg, xx, w!], {});
     o(gxx!);
     const gPast = slice(gxx!, 1, 0, kp);
     const grads = [slice(gxx!, 1, kp, kp + L), gw!, gb!, rows ? indexAdd(o(gPast), rows, 0, past.shape[0]!) : gPast, ...(rows ? [null] : [])];
     for (const t of own) t.dispose();
     return grads;
-  },
-});
+}
 
 /** Gradients of x, weight and bias in one pass over g: the transposed (anti-causal) convolution and two sums. */
 const causalConv1dBackwardOp = defineOp<Record<string, never>>({
@@ -139,13 +160,20 @@ const causalConv1dBackwardOp = defineOp<Record<string, never>>({
   },
 });
 
+export interface ConvOptions {
+  /** The inputs before position 0, [R, k ≤ K − 1, D], and the row each row of x continues (int32 [B]; default b). */
+  past?: { inputs: Tensor; rows?: Tensor };
+  /** silu applied to the output in the same kernel. */
+  activation?: 'silu';
+}
+
 /**
  * Depthwise causal convolution of x [B, L, D] with weight [D, K] and bias [D]: each channel c is filtered by its
  * own K taps over the current and K-1 previous positions. Positions before 0 count as zeros, or are the inputs of
- * `past` [R, k ≤ K − 1, D], its last position just before x's first: row b of x continues the past's row
- * `rows[b]` (int32 [B]), or row b without `rows`.
+ * `past`, its last position just before x's first: row b of x continues the past's row `rows[b]`, or row b.
  */
-export function causalConv1d(x: Tensor, weight: Tensor, bias: Tensor, past?: { inputs: Tensor; rows?: Tensor }): Tensor {
-  if (!past || past.inputs.shape[1] === 0) return runOp(causalConv1dOp, [x, weight, bias], {})[0]!;
-  return runOp(causalConv1dOp, [x, weight, bias, past.inputs, ...(past.rows ? [past.rows] : [])], {})[0]!;
+export function causalConv1d(x: Tensor, weight: Tensor, bias: Tensor, { past, activation }: ConvOptions = {}): Tensor {
+  const attrs = activation ? { activation } : {};
+  if (!past || past.inputs.shape[1] === 0) return runOp(causalConv1dOp, [x, weight, bias], attrs)[0]!;
+  return runOp(causalConv1dOp, [x, weight, bias, past.inputs, ...(past.rows ? [past.rows] : [])], attrs)[0]!;
 }

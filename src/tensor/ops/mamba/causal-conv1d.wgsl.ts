@@ -2,6 +2,7 @@ import type { Tensor } from '../../tensor.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
 import { sumAxes } from '../../backends/webgpu/reduce.js';
 import type { FaultDescriber } from '../../backends/webgpu/webgpu-backend.js';
+import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
 
 /**
  * Depthwise causal conv1d in WGSL: one invocation per output element, neighbouring invocations on neighbouring
@@ -10,7 +11,7 @@ import type { FaultDescriber } from '../../backends/webgpu/webgpu-backend.js';
  * into a scratch [B·L, D, K] that the column reduction sums (giving ∂w's own [D, K] layout directly).
  */
 /** With a past, row b reads the past's row rows[b] (or b), checked: a bad row is reported and reads zeros. */
-export function causalConv1dGpu(x: Tensor, w: Tensor, bias: Tensor, past: Tensor | null, rows: Tensor | null, out: Tensor, fault: FaultDescriber): void {
+export function causalConv1dGpu(x: Tensor, w: Tensor, bias: Tensor, past: Tensor | null, rows: Tensor | null, out: Tensor, fault: FaultDescriber, silu: boolean): void {
   const [B, L, D] = x.shape as [number, number, number];
   const K = w.shape[1]!;
   launch({
@@ -21,7 +22,7 @@ export function causalConv1dGpu(x: Tensor, w: Tensor, bias: Tensor, past: Tensor
     ],
     u32: { L, D, K, ...(past && { KP: past.shape[1]!, R: past.shape[0]! }) },
     ...(rows && { fault }),
-    code: `${rows ? `
+    code: `${silu ? `${SIGMOID}\n` : ''}${rows ? `
 fn past_row(b: u32) -> i32 {
   let r = ld_rows(b);
   if (r < 0 || u32(r) >= P.R) { report(r, b); return -1; }
@@ -39,11 +40,13 @@ fn item(i: u32) {
       if (row >= 0) { s = s + ld_w(c * P.K + k) * ld_past((u32(row) * P.KP + t + k + 1u + P.KP - P.K) * P.D + c); }
     }` : ''}
   }
-  st_out(i, s);
+  st_out(i, ${silu ? 's * sigmoid_f(s)' : 's'});
 }`,
     items: { count: B * L * D },
   });
 }
+/** The silu op's own sigmoid_f, so that the fused silu is the op's. */
+const SIGMOID = wgslMath('sigmoid');
 
 export function causalConv1dBackwardGpu(g: Tensor, x: Tensor, w: Tensor, gx: Tensor, gw: Tensor, gb: Tensor): void {
   const [B, L, D] = x.shape as [number, number, number];
