@@ -53,9 +53,9 @@ function taps(w: Float32Array, D: number, K: number): Float32Array {
   return wt;
 }
 
-/** Inputs: x, weight, bias, then the past if there is one. */
 interface ConvAttrs { activation?: 'silu' }
 
+/** Inputs: x, weight, bias, then the past and its rows if given. */
 const causalConv1dOp = defineOp<ConvAttrs>({
   name: 'causalConv1d',
   infer(inputs) {
@@ -99,23 +99,23 @@ const causalConv1dOp = defineOp<ConvAttrs>({
 
 /** Gradients of x, weight, bias and the past (and none for its rows) from g, the conv output's gradient. */
 function convBackward(g: Tensor, [x, w, , past, rows]: readonly Tensor[]): (Tensor | null)[] {
-    if (!past) {
-      const [gx, gw, gb] = runOp(causalConv1dBackwardOp, [g, x!, w!], {});
-      return [gx!, gw!, gb!];
-    }
-    // With a past: the gradient of the conv over [past, x] with no gradient reaching the past's outputs.
-    const [B, L, D] = x!.shape as [number, number, number];
-    const kp = past.shape[1]!;
-    const own: Tensor[] = [];
-    const o = (t: Tensor) => { own.push(t); return t; };
-    const xx = o(concat([rows ? o(indexSelect(past, 0, rows)) : past, x!], 1));
-    const gg = o(concat([o(zeros([B, kp, D], { backend: g.backend })), g], 1));
-    const [gxx, gw, gb] = runOp(causalConv1dBackwardOp, [gg, xx, w!], {});
-    o(gxx!);
-    const gPast = slice(gxx!, 1, 0, kp);
-    const grads = [slice(gxx!, 1, kp, kp + L), gw!, gb!, rows ? indexAdd(o(gPast), rows, 0, past.shape[0]!) : gPast, ...(rows ? [null] : [])];
-    for (const t of own) t.dispose();
-    return grads;
+  if (!past) {
+    const [gx, gw, gb] = runOp(causalConv1dBackwardOp, [g, x!, w!], {});
+    return [gx!, gw!, gb!];
+  }
+  // With a past: the gradient of the conv over [past, x] with no gradient reaching the past's outputs.
+  const [B, L, D] = x!.shape as [number, number, number];
+  const kp = past.shape[1]!;
+  const own: Tensor[] = [];
+  const o = (t: Tensor) => { own.push(t); return t; };
+  const xx = o(concat([rows ? o(indexSelect(past, 0, rows)) : past, x!], 1));
+  const gg = o(concat([o(zeros([B, kp, D], { backend: g.backend })), g], 1));
+  const [gxx, gw, gb] = runOp(causalConv1dBackwardOp, [gg, xx, w!], {});
+  o(gxx!);
+  const gPast = slice(gxx!, 1, 0, kp);
+  const grads = [slice(gxx!, 1, kp, kp + L), gw!, gb!, rows ? indexAdd(o(gPast), rows, 0, past.shape[0]!) : gPast, ...(rows ? [null] : [])];
+  for (const t of own) t.dispose();
+  return grads;
 }
 
 /** Gradients of x, weight and bias in one pass over g: the transposed (anti-causal) convolution and two sums. */

@@ -9,8 +9,8 @@ import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
  * channels (so every tap's reads are contiguous). The backward's ∂x is the anti-causal convolution of g, one
  * invocation per element; ∂w and ∂b sum over batch and time, so each (b, t) writes its K products per channel
  * into a scratch [B·L, D, K] that the column reduction sums (giving ∂w's own [D, K] layout directly).
+ * With a past, row b reads the past's row rows[b] (or b), checked: a bad row is reported and reads zeros.
  */
-/** With a past, row b reads the past's row rows[b] (or b), checked: a bad row is reported and reads zeros. */
 export function causalConv1dGpu(x: Tensor, w: Tensor, bias: Tensor, past: Tensor | null, rows: Tensor | null, out: Tensor, fault: FaultDescriber, silu: boolean): void {
   const [B, L, D] = x.shape as [number, number, number];
   const K = w.shape[1]!;
