@@ -57,7 +57,7 @@ const MIN_SPLIT_K = 256;
  * model reproduces the measured choices (bench/results/matmul.md 04:04): 160 tiles split, 200 as fast either way,
  * 240–260 whole, where a fixed threshold split 80 tiles in four and 120 in three (1.2 and 1.4 waves of pairs).
  */
-export function splitsFor(tiles: number, k: number): number {
+function splitsFor(tiles: number, k: number): number {
   const most = Math.min(Math.floor(k / MIN_SPLIT_K), 32);
   let best = 1, bestTime = Infinity;
   for (let s = 1; s <= most; s++) {
@@ -77,10 +77,16 @@ export function tilePlan(d: MatmulDims): TilePlan {
   const tm = d.m >= 128 && d.n >= 128 ? 8 : 4;
   const t = 16 * tm;
   const tiles = d.batch * Math.ceil(d.m / t) * Math.ceil(d.n / t);
-  // The model of splitsFor is fitted to 128² tiles, two to a multiprocessor; 64² tiles (few rows or columns) keep
-  // the rule it replaced: split below 192 tiles into about 264 workgroups.
-  const splits = tm === 8 ? splitsFor(tiles, d.k) : tiles < 192 && d.k >= 2 * MIN_SPLIT_K ? Math.min(Math.ceil(264 / tiles), Math.floor(d.k / MIN_SPLIT_K), 32) : 1;
-  return { tm, bk: tm === 8 ? 8 : 16, splits, vec4: vec4Choice(d) };
+  return { tm, bk: tm === 8 ? 8 : 16, splits: tm === 8 ? splitsFor(tiles, d.k) : smallTileSplits(tiles, d.k), vec4: vec4Choice(d) };
+}
+
+/**
+ * K splits of 64² tiles (few rows or columns), to which the model of splitsFor (fitted to 128² tiles, two to a
+ * multiprocessor) does not apply: the rule it replaced, fewer than 192 tiles split into about 264 workgroups.
+ */
+function smallTileSplits(tiles: number, k: number): number {
+  if (tiles >= 192 || k < 2 * MIN_SPLIT_K) return 1;
+  return Math.min(Math.ceil(264 / tiles), Math.floor(k / MIN_SPLIT_K), 32);
 }
 
 /**
