@@ -8,6 +8,7 @@ import { liveTensors, tidyAsync } from '../tensor/lifetime.js';
 import { valueAndGrad } from '../tensor/autodiff.js';
 import { sum } from '../tensor/ops/reduce/sum.js';
 import { slice } from '../tensor/ops/shape/slice.js';
+import { mul } from '../tensor/ops/elementwise/binary.js';
 import type { LanguageModel } from '../models/model.js';
 import type { Intervention } from './types.js';
 
@@ -28,6 +29,29 @@ for (const [name, make] of models) {
       const [a, b] = await rows(r.logits);
       assert.deepEqual(b, a);
       r.dispose();
+    });
+    model.dispose();
+  });
+
+  test(`${name}: copyRow patches made in place equal those made by where while a gradient is taken`, async () => {
+    const model = make();
+    await tidyAsync(async () => {
+      const interventions: Intervention[] = [
+        { site: 'hook_resid_post', layers: [0, 2], rows: [1], positions: [1, 4], kind: 'copyRow', fromRow: 0 },
+        { site: 'hook_embed', rows: [1], positions: [[0, 5]], kind: 'copyRow', fromRow: 0 },
+      ];
+      const inPlace = run(model, ids2(), { interventions });
+      const w = tensor(Float32Array.from({ length: inPlace.logits.size }, (_, i) => Math.cos(i)), inPlace.logits.shape);
+      const direct = await sum(mul(inPlace.logits, w)).item();
+      // While a tape records, activations are never changed in place: the same patches go through where.
+      const { value } = valueAndGrad(() => {
+        const r = run(model, ids2(), { interventions });
+        return sum(mul(r.logits, w));
+      }, [w]);
+      assert.equal(await value.item(), direct);
+      // And the patches did something: row 1's logits differ from an unpatched row 1's.
+      const plain = run(model, ids2());
+      assert.notDeepEqual((await rows(inPlace.logits))[1], (await rows(plain.logits))[1]);
     });
     model.dispose();
   });

@@ -5,14 +5,14 @@ import { tensor } from '../tensor/creation.js';
 import { where } from '../tensor/ops/shape/where.js';
 import { slice } from '../tensor/ops/shape/slice.js';
 import { add, mul } from '../tensor/ops/elementwise/binary.js';
+import { canCopyRowsInPlace, copyRowsInPlace } from '../tensor/ops/shape/copy-rows.js';
 import type { Intervention } from './types.js';
 
 /**
- * The 0/1 mask of the places an intervention selects, shaped to broadcast against the activation: [B, T, 1, ...]
- * (or [B, 1, T, 1] when positions are axis 2). Rows and positions are checked against the activation here,
- * where B and T are known.
+ * The places an intervention selects, as a 0/1 array over [B, T] (T along axis `posAxis`). Rows and positions are
+ * checked against the activation here, where B and T are known.
  */
-function selectionMask(site: string, p: Intervention, x: Tensor, posAxis: number): Tensor {
+function selectedPlaces(site: string, p: Intervention, x: Tensor, posAxis: number): Float32Array {
   const B = x.shape[0]!, T = x.shape[posAxis]!;
   const rows = p.rows ?? Array.from({ length: B }, (_, r) => r);
   const perRow = p.positions !== undefined && p.positions.length > 0 && Array.isArray(p.positions[0]);
@@ -30,8 +30,28 @@ function selectionMask(site: string, p: Intervention, x: Tensor, posAxis: number
       mask[r * T + at] = 1;
     }
   });
-  const shape = x.shape.map((d, i) => (i === 0 ? B : i === posAxis ? T : 1));
-  return tensor(mask, shape, { backend: x.backend });
+  return mask;
+}
+
+/** The places as a mask shaped to broadcast against the activation: [B, T, 1, ...] (or [B, 1, T, 1] when positions are axis 2). */
+function maskTensor(places: Float32Array, x: Tensor, posAxis: number): Tensor {
+  const shape = x.shape.map((d, i) => (i === 0 ? d : i === posAxis ? d : 1));
+  return tensor(places, shape, { backend: x.backend });
+}
+
+/**
+ * copyRow in place, where the activation allows it (copyRowsInPlace): each selected (row, position) takes the
+ * source row's values there, and nothing else of the activation is read or written. Null where it is not allowed.
+ */
+function copyInPlace(places: Float32Array, fromRow: number, x: Tensor, posAxis: number): Tensor | null {
+  if (posAxis !== 1 || !canCopyRowsInPlace(x)) return null;
+  const T = x.shape[1]!, width = x.size / (x.shape[0]! * T);
+  const from: number[] = [], to: number[] = [];
+  places.forEach((v, i) => {
+    if (v === 0 || Math.floor(i / T) === fromRow) return;
+    from.push(fromRow * T + (i % T)); to.push(i);
+  });
+  return copyRowsInPlace(x, width, Int32Array.from(from), Int32Array.from(to));
 }
 
 function checkValue(site: string, value: Tensor, x: Tensor): void {
@@ -41,7 +61,14 @@ function checkValue(site: string, value: Tensor, x: Tensor): void {
 
 /** Applies one intervention to an activation; returns a new tensor and frees its own temporaries. */
 export function applyIntervention(site: string, p: Intervention, x: Tensor, posAxis: number): Tensor {
-  const m = selectionMask(site, p, x, posAxis);
+  const places = selectedPlaces(site, p, x, posAxis);
+  if (p.kind === 'copyRow') {
+    const B = x.shape[0]!;
+    if (!Number.isInteger(p.fromRow) || p.fromRow < 0 || p.fromRow >= B) throw new FactlabError(`intervention at ${site}: fromRow ${p.fromRow} is outside the batch of ${B}`);
+    const done = copyInPlace(places, p.fromRow, x, posAxis);
+    if (done) return done;
+  }
+  const m = maskTensor(places, x, posAxis);
   const temps: Tensor[] = [m];
   try {
     switch (p.kind) {
@@ -60,9 +87,7 @@ export function applyIntervention(site: string, p: Intervention, x: Tensor, posA
         return where(m, scaled, x);
       }
       case 'copyRow': {
-        const B = x.shape[0]!;
-        if (!Number.isInteger(p.fromRow) || p.fromRow < 0 || p.fromRow >= B) throw new FactlabError(`intervention at ${site}: fromRow ${p.fromRow} is outside the batch of ${B}`);
-        // The source row as a view, broadcast over the batch by where: the mask selects only the rows copied to,
+        // Not in place (a shared activation, or a gradient being taken): the source row as a view, broadcast over the batch by where: the mask selects only the rows copied to,
         // so no copy of the whole activation is made (tracing restores thousands of sites per fact).
         const src = slice(x, 0, p.fromRow, p.fromRow + 1);
         temps.push(src);

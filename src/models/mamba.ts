@@ -7,7 +7,7 @@ import { reshape } from '../tensor/ops/shape/reshape.js';
 import { causalConv1d } from '../tensor/ops/mamba/causal-conv1d.js';
 import { selectiveScan } from '../tensor/ops/mamba/selective-scan.js';
 import { negExp, silu } from '../tensor/ops/elementwise/unary.js';
-import { add, mul } from '../tensor/ops/elementwise/binary.js';
+import { add, mul, mulSilu } from '../tensor/ops/elementwise/binary.js';
 import { zeros } from '../tensor/creation.js';
 import { indexSelect } from '../tensor/ops/shape/index-select.js';
 import { cutFlow } from './mamba-cuts.js';
@@ -118,8 +118,9 @@ export class MambaModel implements LanguageModel {
         }));
       }
       ssm = t.at(`${s}mixer.hook_s`, ssm);
-      const g = t.at(`${s}mixer.hook_g`, silu(z));
-      const gated = t.at(`${s}mixer.hook_gated`, mul(ssm, g));
+      // The gate g = silu(z) exists as a tensor only where its hook wants it; else s ⊙ silu(z) is one kernel.
+      const gate = hooks.wants(`${s}mixer.hook_g`) ? mul(ssm, t.at(`${s}mixer.hook_g`, silu(z))) : mulSilu(ssm, z);
+      const gated = t.at(`${s}mixer.hook_gated`, gate);
       const o = t.at(`${s}hook_mixer_out`, linear(gated, P(`${p}mixer.out_proj.weight`), c.projBias ? P(`${p}mixer.out_proj.bias`) : undefined));
       h = t.release(t.at(`${s}hook_resid_post`, add(hIn, o)));
       t.dispose();

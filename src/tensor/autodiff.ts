@@ -52,6 +52,11 @@ export function recordIfTracked(def: OpDef<unknown>, inputs: readonly Tensor[], 
   }
 }
 
+/** Whether ops are being recorded for a gradient now (a tape is open and not paused by `noGrad`). */
+export function taping(): boolean {
+  return tapes.length > 0 && paused === 0;
+}
+
 /** Runs `fn` without recording anything on open tapes (inference inside a gradient computation). */
 export function noGrad<T>(fn: () => T): T {
   paused++;

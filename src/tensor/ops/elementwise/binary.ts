@@ -4,12 +4,18 @@ import { broadcastShapes, sameShape } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
 import { tensor } from '../../creation.js';
-import { sumTo } from '../shape/broadcast.js';
+import { broadcastTo, sumTo } from '../shape/broadcast.js';
 import { forEachBroadcastRow } from '../../backends/cpu/broadcast-rows.js';
 import { mapElements } from '../../backends/webgpu/elementwise.js';
+import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
+import { sigmoid as sigmoid64 } from './unary-math.js';
+import { unaryGrad } from './unary.js';
 
-/** Elementwise arithmetic with NumPy broadcasting; a number operand becomes a scalar tensor on the other's backend. */
-type Name = 'add' | 'sub' | 'mul' | 'div';
+/**
+ * Elementwise arithmetic with NumPy broadcasting; a number operand becomes a scalar tensor on the other's backend.
+ * `mulSilu` is a·silu(b), Mamba's gate in one kernel (see mulSilu below).
+ */
+type Name = 'add' | 'sub' | 'mul' | 'div' | 'mulSilu';
 
 function inferBinary(name: string) {
   return (inputs: readonly Tensor[]) => {
@@ -43,6 +49,11 @@ const LOOPS: Record<Name, [(x: F32, y: F32, o: F32) => void, (x: F32, y: F32, o:
     (x, y, o) => { for (let i = 0; i < o.length; i++) o[i] = x[i]! / y[i]!; },
     (x, y, o, oi, ai, as, bi, bs, len) => { for (let j = 0; j < len; j++) o[oi + j] = x[ai + j * as]! / y[bi + j * bs]!; },
   ],
+  // silu(b) rounded to float32 as the silu op stores it, then the product as mul computes it: exactly mul(a, silu(b)).
+  mulSilu: [
+    (x, y, o) => { for (let i = 0; i < o.length; i++) { const v = y[i]!; o[i] = x[i]! * Math.fround(v * sigmoid64(v)); } },
+    (x, y, o, oi, ai, as, bi, bs, len) => { for (let j = 0; j < len; j++) { const v = y[bi + j * bs]!; o[oi + j] = x[ai + j * as]! * Math.fround(v * sigmoid64(v)); } },
+  ],
 };
 
 function cpuBinary(name: Name) {
@@ -55,13 +66,13 @@ function cpuBinary(name: Name) {
   };
 }
 
-/** `wgsl` is the same function as a WGSL expression of v0 and v1. */
-function defineBinary(name: Name, wgsl: string, backward: OpDef['backward']): OpDef {
+/** `wgsl` is the same function as a WGSL expression of v0 and v1 (using the functions of `helpers`). */
+function defineBinary(name: Name, wgsl: string, backward: OpDef['backward'], helpers?: string): OpDef {
   return defineOp({
     name, infer: inferBinary(name), backward,
     kernels: {
       cpu: cpuBinary(name),
-      webgpu: ({ inputs, outputs }) => mapElements({ op: name, out: outputs[0]!, inputs: inputs.map((tensor) => ({ tensor })), body: `return ${wgsl};` }),
+      webgpu: ({ inputs, outputs }) => mapElements({ op: name, out: outputs[0]!, inputs: inputs.map((tensor) => ({ tensor })), body: `return ${wgsl};`, ...(helpers && { helpers }) }),
     },
   });
 }
@@ -73,6 +84,17 @@ const divOp = defineBinary('div', 'v0 / v1', ([g], { inputs: [a, b] }) => {
   const ga = div(g!, b!);
   return [sumTo(ga, a!.shape), sumTo(neg(mul(ga, div(a!, b!))), b!.shape)];
 });
+
+// silu's derivative is a function of its input alone (unaryGrad reads x, not y), so b stands in for silu(b).
+const mulSiluOp = defineBinary('mulSilu', 'v0 * (v1 * sigmoid_f(v1))', ([g], { inputs: [a, b] }) => {
+  const ga = mulSilu(g!, b!);
+  const ag = mul(g!, a!);
+  const bb = sameShape(b!.shape, g!.shape) ? b! : broadcastTo(b!, g!.shape);
+  const gb = unaryGrad('silu', ag, bb, bb);
+  ag.dispose();
+  if (bb !== b) bb.dispose();
+  return [sumTo(ga, a!.shape), sumTo(gb, b!.shape)];
+}, wgslMath('sigmoid'));
 
 function operands(a: Tensor | number, b: Tensor | number): [Tensor, Tensor] {
   if (typeof a === 'number' && typeof b === 'number') throw opError('binary op', 'at least one operand must be a tensor');
@@ -94,3 +116,8 @@ export const sub = (a: Tensor | number, b: Tensor | number): Tensor => apply(sub
 export const mul = (a: Tensor | number, b: Tensor | number): Tensor => apply(mulOp, a, b);
 export const div = (a: Tensor | number, b: Tensor | number): Tensor => apply(divOp, a, b);
 export const neg = (a: Tensor): Tensor => apply(mulOp, a, -1);
+/**
+ * a·silu(b) in one kernel, exactly mul(a, silu(b)): Mamba's gate s ⊙ silu(z) where nothing reads silu(z) itself (no
+ * hook at mixer.hook_g), one pass over the activation in place of two.
+ */
+export const mulSilu = (a: Tensor, b: Tensor): Tensor => apply(mulSiluOp, a, b);
