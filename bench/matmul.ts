@@ -2,8 +2,7 @@
  * float32 matmul throughput on the GPU, factlab beside PyTorch (TF32 off) in one run: the issue's two shapes (2048³
  * and 512×10240×2560), the few-row products of patching and editing a 2.8B model (16 or 384 rows against a
  * 2560×10240 weight), and Mamba's out_proj (K 5120). Each shape runs with the plan factlab picks and with every
- * forced plan of `--variants` (tile plans TMxBK[s|sN][v|va|vb][d][tN], tN splitting the last partial round of tiles N ways;
- * few-row plans rLANESxCOLS, for A·Bᵀ), so one run both
+ * forced plan of `--variants` (tile plans TMxBK[s|sN][v|va|vb][d]; few-row plans rLANESxCOLS, for A·Bᵀ), so one run both
  * measures and tunes.
  *   node dist/bench/matmul.js [--shapes 2048x2048x2048:nn,...] [--variants 8x8s,4x16,8x8svd,r64x2,...] [--reps 50] [--python python3] [--no-reference]
  * Appends a table to bench/results/matmul.md and docs/performance.md and writes bench/results/matmul-<date>-gpu.json.
@@ -98,7 +97,7 @@ async function heat(gpu: WebGPUBackend): Promise<void> {
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-const planName = (p: MatmulPlan) => (p.kind === 'rows' ? `few rows, ${p.lanes} lanes along K × ${p.cols} columns` : `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}${p.tail ? `, last ${p.tail.tiles} tiles in ${p.tail.splits} K splits` : ''}`);
+const planName = (p: MatmulPlan) => (p.kind === 'rows' ? `few rows, ${p.lanes} lanes along K × ${p.cols} columns` : `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}`);
 
 async function main(o: Opts): Promise<void> {
   const loadAtStart = loadavg()[0]!;
@@ -118,35 +117,25 @@ async function main(o: Opts): Promise<void> {
       if (![32, 64, 128, 256].includes(lanes) || ![1, 2, 4].includes(cols)) throw new Error(`--variants: '${v}' is not rLANESxCOLS with LANES 32, 64, 128 or 256 and COLS 1, 2 or 4`);
       return { kind: 'rows', lanes, cols };
     }
-    const m = /^(\d)x(\d+)(s\d*|)(v|va|vb|)(d?)(t\d+|)$/.exec(v);
+    const m = /^(\d)x(\d+)(s\d*|)(v|va|vb|)(d?)$/.exec(v);
     const tm = Number(m?.[1]), bk = Number(m?.[2]);
-    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s|sN][v|va|vb][d][tN] with TM 4 or 8 and 16·TM·BK a multiple of 256, nor rLANESxCOLS (the few-row kernel)`);
+    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s|sN][v|va|vb][d] with TM 4 or 8 and 16·TM·BK a multiple of 256, nor rLANESxCOLS (the few-row kernel)`);
     const vec4 = ({ v: 'both', va: 'a', vb: 'b' } as const)[m[4] as 'v' | 'va' | 'vb'];
-    // tN: the tiles past the last whole round of 264 in N K splits (TilePlan.tail); the tiles are counted per shape.
-    const tail = m[6] ? Number(m[6].slice(1)) : 0;
-    return { tm, bk, splits: m[3]!.length > 1 ? Number(m[3]!.slice(1)) : 1, split: m[3] === 's', ...(vec4 && { vec4 }), double: m[5] === 'd', ...(tail > 0 && { tail: { tiles: 0, splits: tail } }) };
+    return { tm, bk, splits: m[3]!.length > 1 ? Number(m[3]!.slice(1)) : 1, split: m[3] === 's', ...(vec4 && { vec4 }), double: m[5] === 'd' };
   });
   const rows = [];
   for (const s of shapes) {
     const flop = 2 * s.m * s.k * s.n;
     const dims = { batch: 1, m: s.m, k: s.k, n: s.n, transA: s.transA, transB: s.transB, strideA: 0, strideB: 0 };
     const chosen = plan(dims);
-    // A split variant takes the split the tile plan would choose for the whole product (no split of a last round).
-    const { splits } = tilePlan(dims, { tail: false });
+    // A split variant takes the split the tile plan would choose.
+    const { splits } = tilePlan(dims);
     const { ms, wallMs } = await time(gpu, s, o.reps, null);
     const tried = [];
     // The few-row kernel takes A·Bᵀ only.
     for (const v of variants.filter((x) => x.kind !== 'rows' || s.transB)) {
       let p: MatmulPlan = v;
-      if (v.kind !== 'rows') {
-        const { split, ...rest } = v;
-        p = { ...rest, splits: split ? splits : v.splits };
-        if (v.tail) {
-          const t = 16 * v.tm, last = (Math.ceil(s.m / t) * Math.ceil(s.n / t)) % 264;
-          if (last === 0) continue;
-          p = { ...p, tail: { tiles: last, splits: v.tail.splits } };
-        }
-      }
+      if (v.kind !== 'rows') { const { split, ...rest } = v; p = { ...rest, splits: split ? splits : v.splits }; }
       const t = await time(gpu, s, o.reps, p);
       tried.push({ plan: planName(p), ms: t.ms, tflops: flop / t.ms / 1e9 });
     }

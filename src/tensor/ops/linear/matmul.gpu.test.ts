@@ -20,8 +20,6 @@ const plans: [TilePlan, readonly (readonly [boolean, boolean])[]][] = [
   [{ tm: 4, bk: 16, splits: 2 }, every], [{ tm: 8, bk: 16, splits: 2 }, [[false, true]]],
   [{ tm: 8, bk: 8, splits: 1, vec4: 'both', double: true }, every], [{ tm: 8, bk: 8, splits: 3, vec4: 'a' }, every], [{ tm: 8, bk: 8, splits: 1, vec4: 'b' }, every],
   [{ tm: 4, bk: 16, splits: 2, vec4: 'both', double: true }, every], [{ tm: 8, bk: 8, splits: 1, double: true }, [[true, false]]],
-  // The last tile split along K after the first runs whole; then every tile (a tail larger than the product).
-  [{ tm: 8, bk: 8, splits: 1, tail: { tiles: 1, splits: 3 } }, every], [{ tm: 8, bk: 8, splits: 1, vec4: 'both', tail: { tiles: 9, splits: 2 } }, every],
 ];
 // Odd sizes exercise every edge guard and turn vec4 reads off; sizes that are multiples of 4 turn them on.
 const sizes = [[70, 150, 133], [68, 152, 132]] as const;
@@ -50,7 +48,7 @@ async function agreesWithCpu(p: MatmulPlan, a: { values: number[]; shape: number
 }
 
 for (const [p, layouts] of plans) {
-  const extras = `${p.vec4 ? `, vec4 reads of ${p.vec4}` : ''}${p.double ? ', two buffers' : ''}${p.tail ? `, the last ${p.tail.tiles} tiles in ${p.tail.splits} K splits` : ''}`;
+  const extras = `${p.vec4 ? `, vec4 reads of ${p.vec4}` : ''}${p.double ? ', two buffers' : ''}`;
   test(`matmul with ${16 * p.tm}² tiles, BK ${p.bk}, ${p.splits} K split(s)${extras} equals the CPU product`, async () => {
     for (const [m, k, n] of p.vec4 ? sizes : sizes.slice(0, 1)) for (const [tA, tB] of layouts) {
       await agreesWithCpu(p, { values: values(m * k, 3), shape: tA ? [k, m] : [m, k] }, { values: values(k * n, 4), shape: tB ? [n, k] : [k, n] },
@@ -58,15 +56,6 @@ for (const [p, layouts] of plans) {
     }
   });
 }
-
-test('a tail of tiles split along K crosses batch items and row tiles, with a bias', async () => {
-  // 2 items × 2 × 2 tiles of 128²: the last 5 (all of item 1, the last of item 0) in 3 splits, the first 3 whole.
-  const [batch, m, k, n] = [2, 200, 530, 140];
-  for (const [tA, tB] of every) {
-    await agreesWithCpu({ tm: 8, bk: 8, splits: 1, tail: { tiles: 5, splits: 3 } }, { values: values(batch * m * k, 3), shape: tA ? [batch, k, m] : [batch, m, k] },
-      { values: values(k * n, 4), shape: tB ? [n, k] : [k, n] }, { transA: tA, transB: tB, biasValues: values(n, 5) }, `${batch}×${m}x${k}x${n} tA=${tA} tB=${tB}`);
-  }
-});
 
 // The few-row kernel (A·Bᵀ only), forced: every lane and column count, rows that fill a block, leave it ragged
 // or need a second block, odd K (scalar reads) and K a multiple of 4 (vec4 reads), A transposed or not, batches,
@@ -100,13 +89,4 @@ test('few-row products pick the few-row kernel, others the tiles', () => {
   assert.equal(splits(1280, 5120, 2560), 1);
   assert.equal(splits(2048, 2048, 2048), 1);
   assert.equal(splits(64, 500, 64), 1);
-  // A last, partial round of tiles is split along K where the model gains: 960 tiles (Mamba's in_proj at 1,536
-  // rows) are three rounds of 264 and 168 tiles in three splits; 2048³ is one round (256 tiles), and 1,056 tiles
-  // are four whole rounds. Column blocks and softplus, stored by the sum kernel, take no tail.
-  const tail = (m: number, k: number, n: number, o: { columns?: number[]; activation?: 'softplus' } = {}) => (plan({ ...d, m, k, n, ...o }) as { tail?: unknown }).tail;
-  assert.deepEqual(tail(1536, 2560, 10240), { tiles: 168, splits: 3 });
-  assert.equal(tail(2048, 2048, 2048), undefined);
-  assert.equal(tail(1664, 2560, 10240), undefined);
-  assert.equal(tail(1536, 2560, 10240, { columns: [5120, 5120] }), undefined);
-  assert.equal(tail(1536, 2560, 10240, { activation: 'softplus' }), undefined);
 });

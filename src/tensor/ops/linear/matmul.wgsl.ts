@@ -15,10 +15,6 @@ import { epilogue, epilogueHelpers, launchRows, outputOperands, productShape, ro
  * multiprocessors, each running a 5120-long loop) is split along K (`splitsFor`): each split writes its partial
  * product to scratch and a second kernel sums them.
  *
- * A product of more tiles than the GPU runs at once ends in a round that leaves multiprocessors idle (960 tiles are
- * three full rounds of 264 and one of 168): its last tiles are then split along K (`TilePlan.tail`), in a second
- * dispatch after the whole rounds, and a third sums their parts into C.
- *
  * Transposes are baked into the source; batch items, splits, row tiles and column tiles are numbered flat over a
  * 2-D grid, so a batched product of any size is one dispatch (two when split).
  *
@@ -38,11 +34,7 @@ export interface MatmulDims {
  * from memory as vec4s where its layout allows it (see `vec4Reads`); `double` stages slabs through two buffers of
  * workgroup memory, so one barrier per slab suffices where one buffer needs two.
  */
-export interface TilePlan {
-  kind?: 'tiles'; tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean;
-  /** The last `tiles` tiles (numbered flat) split along K into `splits`, after the others run whole (`tailFor`). */
-  tail?: { tiles: number; splits: number };
-}
+export interface TilePlan { kind?: 'tiles'; tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean }
 /** A product's kernel: tiles (`TilePlan`), or the few-row kernel of matmul-rows.wgsl.ts. */
 export type MatmulPlan = TilePlan | RowsPlan;
 
@@ -60,47 +52,19 @@ const SPLIT_COST = 0.08;
 const MIN_SPLIT_K = 256;
 
 /**
- * The time, in units of one tile's product on a multiprocessor running two, of `n` workgroups each 1/`splits` of a
- * tile's K: the busiest multiprocessor runs ceil(n / 132) of them, in pairs and the odd one alone, and each further
- * split costs SPLIT_COST.
- */
-function roundsTime(n: number, splits: number): number {
-  const busiest = Math.ceil(n / MULTIPROCESSORS);
-  return ((busiest - (busiest % 2)) + (busiest % 2) * LONE) / splits * (1 + SPLIT_COST * (splits - 1));
-}
-
-/** The most K splits worth trying: each at least MIN_SPLIT_K long. */
-const splitsUpTo = (k: number) => Math.min(Math.floor(k / MIN_SPLIT_K), 32);
-
-/**
  * The K split that finishes soonest when tiles·splits workgroups, each K/splits long, share the multiprocessors two
- * at a time (`roundsTime`). This model reproduces the measured choices (bench/results/matmul.md 04:04): 160 tiles
- * split, 200 as fast either way, 240–260 whole, where a fixed threshold split 80 tiles in four and 120 in three (1.2
- * and 1.4 waves of pairs).
+ * at a time: the busiest multiprocessor runs ceil(tiles·splits / 132) of them, in pairs and the odd one alone. This
+ * model reproduces the measured choices (bench/results/matmul.md 04:04): 160 tiles split, 200 as fast either way,
+ * 240–260 whole, where a fixed threshold split 80 tiles in four and 120 in three (1.2 and 1.4 waves of pairs).
  */
 function splitsFor(tiles: number, k: number): number {
+  const most = Math.min(Math.floor(k / MIN_SPLIT_K), 32);
   let best = 1, bestTime = Infinity;
-  for (let s = 1; s <= splitsUpTo(k); s++) {
-    const time = roundsTime(tiles * s, s);
+  for (let s = 1; s <= most; s++) {
+    const busiest = Math.ceil((tiles * s) / MULTIPROCESSORS);
+    const time = ((busiest - (busiest % 2)) + (busiest % 2) * LONE) / s * (1 + SPLIT_COST * (s - 1));
     // A further split must gain 3%: the model is no finer than that.
     if (time < bestTime * 0.97) { best = s; bestTime = time; }
-  }
-  return best;
-}
-
-/**
- * For a product of more tiles than one round (two per multiprocessor), the split of its last, partial round that
- * finishes soonest under the same model: the whole rounds run first, then the last `tiles` tiles in `splits` K
- * splits each, whose parts a third kernel sums. 960 tiles (Mamba's in_proj at 1,536 rows): three rounds of 264
- * whole, then 168 tiles in three splits, 7.55 units in place of 8. Null where that gains less than 3%.
- */
-function tailFor(tiles: number, k: number): TilePlan['tail'] | null {
-  const round = 2 * MULTIPROCESSORS, last = tiles % round;
-  if (tiles < round || last === 0) return null;
-  let best: TilePlan['tail'] | null = null, bestTime = roundsTime(tiles, 1) * 0.97;
-  for (let s = 2; s <= splitsUpTo(k); s++) {
-    const time = roundsTime(tiles - last, 1) + roundsTime(last * s, s);
-    if (time < bestTime) { best = { tiles: last, splits: s }; bestTime = time; }
   }
   return best;
 }
@@ -109,17 +73,11 @@ export function plan(d: MatmulDims): MatmulPlan {
   return rowsPlan(d) ?? tilePlan(d);
 }
 
-/**
- * The tile plan of a product. `tail: false` leaves out the split of the last round (`tailFor`), which only plain
- * products take: column blocks and softplus are stored by the kernel that sums splits (see matmulGpu).
- */
-export function tilePlan(d: MatmulDims, opts: { tail?: boolean } = {}): TilePlan {
+export function tilePlan(d: MatmulDims): TilePlan {
   const tm = d.m >= 128 && d.n >= 128 ? 8 : 4;
   const t = 16 * tm;
   const tiles = d.batch * Math.ceil(d.m / t) * Math.ceil(d.n / t);
-  const splits = tm === 8 ? splitsFor(tiles, d.k) : smallTileSplits(tiles, d.k);
-  const tail = tm === 8 && splits === 1 && (opts.tail ?? true) && !d.columns && !d.activation ? tailFor(tiles, d.k) : null;
-  return { tm, bk: tm === 8 ? 8 : 16, splits, vec4: vec4Choice(d), ...(tail && { tail }) };
+  return { tm, bk: tm === 8 ? 8 : 16, splits: tm === 8 ? splitsFor(tiles, d.k) : smallTileSplits(tiles, d.k), vec4: vec4Choice(d) };
 }
 
 /**
@@ -128,7 +86,7 @@ export function tilePlan(d: MatmulDims, opts: { tail?: boolean } = {}): TilePlan
  */
 function smallTileSplits(tiles: number, k: number): number {
   if (tiles >= 192 || k < 2 * MIN_SPLIT_K) return 1;
-  return Math.min(Math.ceil(264 / tiles), splitsUpTo(k));
+  return Math.min(Math.ceil(264 / tiles), Math.floor(k / MIN_SPLIT_K), 32);
 }
 
 /**
@@ -158,12 +116,7 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [bo
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-/**
- * The tile kernel. With `tail` it computes only the last P.tailTiles tiles (from tile P.tailFirst), split along K,
- * each split's part of a tile stored whole (T² elements) in scratch, for the sum of tailSumSource; it is a source of
- * its own, so the kernel of every other product is unchanged by it.
- */
-function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean, tail = false): string {
+function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean): string {
   const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
@@ -210,10 +163,9 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb
     const fmas = range(tm).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${r >> 2}[${r & 3}]), b${c}, c${r * cb + c});`)).join(' ');
     return `{ ${reads} ${fmas} }`;
   }).join('\n    ');
-  const at = tail ? `cOff + (gi - row0) * ${t}u + gj + q - col0` : 'cOff + gi * P.N + gj + q';
   const store = range(tm).flatMap((r) => range(cb).map((c) => `
   { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
-    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(${at}, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); } } } }`)).join('');
+    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(cOff + gi * P.N + gj + q, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); } } } }`)).join('');
   const fetchBoth = `${A.fetch}\n${B.fetch}`;
   const stashBoth = (buf: number) => `${A.stash(buf)}\n${B.stash(buf)}`;
   // The next slab is fetched into registers while the current one is multiplied.
@@ -250,18 +202,12 @@ var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flat_group(wid, nwg);
   if (g >= P.groups) { return; }
-  ${tail ? `let split = g / P.tailTiles;
-  let local = g % P.tailTiles;
-  let tile = P.tailFirst + local;
-  let tn = tile % P.tilesN;
-  var rest = tile / P.tilesN;
-  let tmi = rest % P.tilesM;
-  let item = rest / P.tilesM;` : `let tn = g % P.tilesN;
+  let tn = g % P.tilesN;
   var rest = g / P.tilesN;
   let tmi = rest % P.tilesM;
   rest = rest / P.tilesM;
   let item = rest % P.batch;
-  let split = rest / P.batch;`}
+  let split = rest / P.batch;
   let row0 = tmi * ${t}u;
   let col0 = tn * ${t}u;
   let aOff = item * P.strideA;
@@ -274,7 +220,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${A.regs} ${B.regs}
   var k0 = kStart;
   ${body}
-  let cOff = ${tail ? `(split * P.tailTiles + local) * ${t * t}u` : '(split * P.batch + item) * P.M * P.N'};
+  let cOff = (split * P.batch + item) * P.M * P.N;
   ${store}
 }`;
 }
@@ -282,73 +228,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
-function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, tail: boolean): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}|${+tail}`;
+function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean): string {
+  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias, tail)));
+  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias)));
   return code;
 }
 
-/**
- * One output C (d.columns and d.activation are the second kernel's: see matmulGpu); `bias` is added as C is stored.
- * `tiles`: only the first `tiles` tiles (the whole rounds before a tail), or with `tail`, the tail's splits into
- * scratch (see tileSource).
- */
-function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor, part: { tiles: number } | { tail: { first: number; tiles: number } } | null = null): void {
+/** One output C (d.columns and d.activation are the second kernel's: see matmulGpu); `bias` is added as C is stored. */
+function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor): void {
   const t = 16 * p.tm;
   const tilesM = Math.ceil(d.m / t), tilesN = Math.ceil(d.n / t);
-  const tail = part && 'tail' in part ? part.tail : null;
-  const groups = tail ? p.splits * tail.tiles : part && 'tiles' in part ? part.tiles : p.splits * d.batch * tilesM * tilesN;
+  const groups = p.splits * d.batch * tilesM * tilesN;
   const vec = vec4Reads(a, b, d, p);
-  const what = tail ? `, its last ${tail.tiles} tiles in ${p.splits} K splits` : part ? `, its first ${groups} tiles` : p.splits > 1 ? ` in ${p.splits} K splits` : '';
   launch({
-    op: 'matmul', workgroupSize: 256, shape: () => `${productShape(d)}, tiles ${t}${what}`,
+    op: 'matmul', workgroupSize: 256, shape: () => `${productShape(d)}, tiles ${t}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}`,
     operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
-    u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB, ...(tail && { tailFirst: tail.first, tailTiles: tail.tiles }) },
-    code: cachedSource(d, p, vec, bias !== undefined, tail !== null),
+    u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
+    code: cachedSource(d, p, vec, bias !== undefined),
     groups,
-  });
-}
-
-/** The sum of a tail's K splits into C (plus the bias): one invocation per element of its tiles, in tile order. */
-const tailSumSource = (t: number, bias: boolean) => `fn item(i: u32) {
-  let local = i / ${t * t}u;
-  let e = i % ${t * t}u;
-  let tile = P.tailFirst + local;
-  let tn = tile % P.tilesN;
-  let rest = tile / P.tilesN;
-  let gi = (rest % P.tilesM) * ${t}u + e / ${t}u;
-  let gj = tn * ${t}u + e % ${t}u;
-  if (gi >= P.M || gj >= P.N) { return; }
-  var s = 0.0;
-  for (var k = 0u; k < P.splits; k = k + 1u) { s = s + ld_p((k * P.tailTiles + local) * ${t * t}u + e); }
-  st_c((rest / P.tilesM) * P.M * P.N + gi * P.N + gj, s${bias ? ' + ld_bias(gj)' : ''});
-}`;
-const tailSums = new Map<string, string>();
-
-/**
- * A plain product whose last tiles are split along K (TilePlan.tail): the whole rounds first, then the tail's splits
- * into scratch, then their sum into C.
- */
-function launchWithTail(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan & { tail: { tiles: number; splits: number } }, bias?: Tensor): void {
-  const t = 16 * p.tm;
-  const tilesM = Math.ceil(d.m / t), tilesN = Math.ceil(d.n / t), all = d.batch * tilesM * tilesN;
-  const tiles = Math.min(p.tail.tiles, all), first = all - tiles;
-  if (first > 0) launchTiles(a, b, c, d, { ...p, splits: 1 }, d.k, bias, { tiles: first });
-  const kPer = Math.ceil(Math.ceil(d.k / p.tail.splits) / p.bk) * p.bk;
-  const splits = Math.ceil(d.k / kPer);
-  withScratch(c, [[splits * tiles * t * t]], (partial) => {
-    launchTiles(a, b, partial, d, { ...p, splits }, kPer, undefined, { tail: { first, tiles } });
-    const key = `${t}|${+(bias !== undefined)}`;
-    let code = tailSums.get(key);
-    if (code === undefined) tailSums.set(key, (code = tailSumSource(t, bias !== undefined)));
-    launch({
-      op: 'matmul (sum of K splits)', shape: () => `${productShape(d)}, its last ${tiles} tiles`,
-      operands: [{ name: 'p', tensor: partial }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
-      u32: { M: d.m, N: d.n, tilesM, tilesN, splits, tailFirst: first, tailTiles: tiles },
-      code,
-      items: { count: tiles * t * t },
-    });
   });
 }
 
@@ -389,7 +287,6 @@ export function matmulGpu(a: Tensor, b: Tensor, outputs: readonly Tensor[], d: M
     if (d.transB) { launchRows(a, b, outputs, d, p, bias); return; }
     p = tilePlan(d);
   }
-  if (p.tail && p.tail.tiles > 0 && !d.columns && !d.activation && d.k > 0) { launchWithTail(a, b, outputs[0]!, d, { ...p, tail: p.tail }, bias); return; }
   // Each split's K range is a whole number of slabs, so no split is empty (and K = 0 is one split writing zeros).
   const kPer = Math.ceil(Math.ceil(d.k / p.splits) / p.bk) * p.bk;
   const splits = d.k === 0 ? 1 : Math.ceil(d.k / kPer);
