@@ -113,11 +113,13 @@ async function main(): Promise<void> {
     await traceInput(model, inputs[0]!, sites, { batchSize, reuse, reusePositions, skipUnchanged: reuse });
     const ms: number[] = [];
     for (const [k, input] of inputs.entries()) {
+      const created = gpu?.buffersCreated() ?? 0;
       const t0 = performance.now();
       const r = await traceInput(model, input, sites, { batchSize, reuse, reusePositions, skipUnchanged: reuse });
       ms.push(performance.now() - t0);
+      const churn = gpu ? `; ${gpu.buffersCreated() - created} GPU buffers created` : '';
       if (m === 'per-patch') scores[k] = r.sites.map((s) => s.scores);
-      console.error(`factlab ${mode}: fact ${k}: ${(ms.at(-1)! / 1000).toFixed(2)} s`);
+      console.error(`factlab ${mode}: fact ${k}: ${(ms.at(-1)! / 1000).toFixed(2)} s${churn}`);
     }
     // The share of (row × layer × position) block computations done, against the same batches run whole.
     const plan = planBatches(samplePatches, { nLayer: config.nLayer, T: o.tokens, batchSize, samples: 1, reuse: reusePositions ? 'positions' : reuse ? 'layers' : 'none', shared: reuse ? sharedPrefix(inputs[0]!) : 0 });

@@ -18,7 +18,10 @@ export interface EdgeCut {
 export interface HookRunner {
   /** Whether anything is attached to this site; lets a model skip optional work (the SSM state per position). */
   wants(site: string): boolean;
-  /** Receives the activation at a site and returns the one the model continues with (itself or a patched one). */
+  /**
+   * Receives the activation at a site and returns the one the model continues with (itself or a patched one). The
+   * model must not use `x` again: a patch may change its storage in place (copyRowsInPlace) when nothing else holds it.
+   */
   at(site: string, x: Tensor): Tensor;
   /**
    * The flow cuts of a layer, one entry per (row, target) at most, checked against the batch's B rows and T

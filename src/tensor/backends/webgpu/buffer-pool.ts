@@ -27,6 +27,8 @@ export class BufferPool {
   /** Buffers that exist (held by storages, pending or pooled), their bytes, and the most bytes since `resetPeak`. */
   private existing = 0;
   private existingBytes = 0;
+  /** Buffers ever created: a loop that reuses its memory stops adding to it (what benchmarks print per round). */
+  private created = 0;
   private peak = 0;
   /** The most bytes ever held by buffers in use (not pooled): see `cap`. */
   private peakInUse = 0;
@@ -63,6 +65,7 @@ export class BufferPool {
     const reused = (forUpload ? undefined : this.take(this.pending.get(size))) ?? this.take(this.free.get(size));
     if (reused) { this.pooled -= size; this.notePeakInUse(); return reused; }
     this.existing++;
+    this.created++;
     this.existingBytes += size;
     this.peak = Math.max(this.peak, this.existingBytes);
     this.notePeakInUse();
@@ -113,6 +116,7 @@ export class BufferPool {
 
   pooledBytes(): number { return this.pooled; }
   bufferCount(): number { return this.existing; }
+  createdCount(): number { return this.created; }
   /** GPU memory held in buffers (in use or pooled), and its high-water mark since `resetPeak`. */
   bytes(): number { return this.existingBytes; }
   peakBytes(): number { return this.peak; }

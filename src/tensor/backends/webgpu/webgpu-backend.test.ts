@@ -55,10 +55,11 @@ test('freed buffers are reused: repeating a loop makes no new buffers, and count
   // submitted, every buffer of the first round serves the second.
   loop();
   await gpu.sync();
-  const buffers = gpu.bufferCount();
+  const buffers = gpu.bufferCount(), created = gpu.buffersCreated();
   loop();
   await gpu.sync();
   assert.equal(gpu.bufferCount(), buffers, 'the second round made new buffers');
+  assert.equal(gpu.buffersCreated(), created, 'the second round created buffers (and destroyed as many)');
   assert.equal(gpu.allocatedBytes(), bytes);
   assert.equal(gpu.liveStorages(), storages);
 });

@@ -222,6 +222,8 @@ export class WebGPUBackend implements Backend {
 
   /** GPU buffers in existence (live, awaiting reuse and pooled): constant across the steps of a loop that does not leak. */
   bufferCount(): number { return this.pool.bufferCount(); }
+  /** GPU buffers created since the backend started: growing from one round of a loop to the next means pool churn. */
+  buffersCreated(): number { return this.pool.createdCount(); }
   /** GPU memory in buffers (in use or pooled) now, and the most since `resetPeakMemory` (peak memory of a benchmark). */
   memoryBytes(): number { return this.pool.bytes(); }
   peakMemoryBytes(): number { return this.pool.peakBytes(); }
