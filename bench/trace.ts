@@ -159,10 +159,10 @@ async function main(): Promise<void> {
     }
   }
   model.dispose();
-  record(o, config, patches, factlab, reference, loadAtStart);
+  record(o, config, patches, factlab, reference, loadAtStart, gpu?.description ?? null);
 }
 
-function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<string, FactlabMode>, reference: unknown, loadAtStart: number): void {
+function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<string, FactlabMode>, reference: unknown, loadAtStart: number, gpu: string | null): void {
   const { date, commit, machine, command } = benchContext(loadAtStart);
   const base = factlab['per-patch'] ? median(factlab['per-patch'].msPerFact) : null;
   const ref = reference && !('error' in (reference as object)) ? reference as { secondsPerFact: number[]; device: string; torch: string; maxAbsDiff: number | null; sameWeights: boolean; forwards: number; forwardsMade: number; projected: boolean } : null;
@@ -172,7 +172,7 @@ function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<s
   });
   if (ref) rows.push(`| PyTorch reference (${ref.device}, torch ${ref.torch})${ref.projected ? `, projected from the forwards it made in time (fact 0: ${ref.forwardsMade} of ${ref.forwards})` : ''} | ${median(ref.secondsPerFact).toFixed(2)} s | ${base ? `${(base / (median(ref.secondsPerFact) * 1000)).toFixed(2)}×` : ''} | 1× |`);
   const md = [
-    `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${o.preset} (${config.nLayer} layers, width ${config.dModel}), ${o.tokens} tokens, sites ${SITES.join(', ')}; backend ${o.backend}${gpu ? ` on ${gpu.description}` : ''}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadAverage.start.toFixed(2)} at start, ${machine.loadAverage.end.toFixed(2)} at end; commit ${commit}`,
+    `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${o.preset} (${config.nLayer} layers, width ${config.dModel}), ${o.tokens} tokens, sites ${SITES.join(', ')}; backend ${o.backend}${gpu ? ` on ${gpu}` : ''}; ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load average ${machine.loadAverage.start.toFixed(2)} at start, ${machine.loadAverage.end.toFixed(2)} at end; commit ${commit}`,
     '',
     `Command: \`${command}\` — median time per fact over ${o.facts} facts (${patches} patched runs each).`,
     '',
@@ -199,7 +199,7 @@ function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<s
       : reference ? `Reference failed: ${(reference as { error: string }).error}.` : 'Reference not run (--no-reference).',
     '',
   ].join('\n');
-  writeBenchRecord('trace', o.preset, date, { date, command, commit, machine: { ...machine, gpu: gpu?.description ?? null }, preset: o.preset, config, tokens: o.tokens, sites: SITES, patchesPerFact: patches, factlab, reference }, md);
+  writeBenchRecord('trace', o.preset, date, { date, command, commit, machine: { ...machine, gpu }, preset: o.preset, config, tokens: o.tokens, sites: SITES, patchesPerFact: patches, factlab, reference }, md);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
