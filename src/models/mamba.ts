@@ -93,15 +93,19 @@ export class MambaModel implements LanguageModel {
       const [dtLow, bIn, cIn] = xProj(xa);
       const Bm = t.at(`${s}mixer.hook_B`, bIn!);
       const Cm = t.at(`${s}mixer.hook_C`, cIn!);
-      const delta = t.at(`${s}mixer.hook_delta`, deltaOf(t.t(dtLow!)));
+      // Where no hook reads Δ, the scan applies its softplus as it reads dt_proj's plain product.
+      const rawDelta = !hooks.wants(`${s}mixer.hook_delta`);
+      const delta = rawDelta
+        ? t.t(linear(t.t(dtLow!), P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)))
+        : t.at(`${s}mixer.hook_delta`, deltaOf(t.t(dtLow!)));
       let ssm: Tensor;
-      const initialState = past ? { initialState: pastOf(past.ssm), ...(pastRows && { initialRows: pastRows }) } : {};
+      const scanOpts = { ...(past && { initialState: pastOf(past.ssm), ...(pastRows && { initialRows: pastRows }) }), deltaSoftplus: rawDelta };
       if (hooks.wants(`${s}mixer.hook_ssm_state`)) {
-        const [y, state] = selectiveScan(xa, delta, A, Bm, Cm, Dskip, { returnState: true, ...initialState });
+        const [y, state] = selectiveScan(xa, delta, A, Bm, Cm, Dskip, { returnState: true, ...scanOpts });
         ssm = t.t(y);
         t.at(`${s}mixer.hook_ssm_state`, state);
       } else {
-        ssm = t.t(selectiveScan(xa, delta, A, Bm, Cm, Dskip, initialState));
+        ssm = t.t(selectiveScan(xa, delta, A, Bm, Cm, Dskip, scanOpts));
       }
       if (cuts.length > 0) {
         ssm = t.t(cutFlow(cuts, x, xc!, ssm, {

@@ -7,6 +7,7 @@ import { slice } from '../shape/slice.js';
 import { selectiveScan } from './selective-scan.js';
 import { engineGradient, inputs, referenceGradient } from '../../testing/reference-grad.js';
 import { setArenaBudget } from '../../backends/cpu/wasm.js';
+import { softplus as softplus64 } from '../elementwise/unary-math.js';
 
 /**
  * The independent reference: the recurrence written step by step in float64, exactly as paper-method §1.3 states
@@ -198,7 +199,41 @@ forward.push(
   },
 );
 
+// Δ before its softplus, over both sides of 0 and past PyTorch's threshold of 20 (where softplus is the identity).
+const rawDelta = (n: number, seed: number) => inputs(n, seed, -3, 3).map((v, i) => (i % 7 === 3 ? 20.5 + v / 10 : v));
+/** The scan's inputs with Δ raw (before softplus), and the same with Δ activated for the naive loop. */
+function rawData(d: Dims, seed: number): { raw: number[][]; activated: number[][] } {
+  const raw = data(d, seed);
+  raw[1] = rawDelta(d[0] * d[1] * d[2], seed + 1);
+  return { raw, activated: raw.map((v, i) => (i === 1 ? v.map(softplus64) : v)) };
+}
+const scanRaw = ([B, L, D]: Dims) => (x: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, C: Tensor, Dk: Tensor): Tensor => {
+  const [y, s] = selectiveScan(x, dt, A, Bm, C, Dk, { returnState: true, deltaSoftplus: true });
+  const y4 = reshape(y, [B, L, D, 1]);
+  const out = add(y4, s);
+  y4.dispose(); y.dispose(); s.dispose();
+  return out;
+};
+forward.push(...dims.slice(1, 4).map((d, i): ForwardCase => ({
+  op: 'selectiveScan', name: `deltaSoftplus: the naive loop on softplus(Δ), and the backward (Δ's through softplus) against its float64 differences B=${d[0]} L=${d[1]} D=${d[2]} N=${d[3]}`,
+  run() {
+    const [B, L, D, N] = d;
+    const { raw, activated } = rawData(d, 1300 + 10 * i), w = inputs(B * L * D * N, 1400 + i);
+    const ts = raw.map((v, j) => tensor(v, shapesOf(d)[j]));
+    const { y, states } = naiveScan(activated, ...d);
+    const [y2, s2] = selectiveScan(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, ts[5]!, { returnState: true, deltaSoftplus: true });
+    const g = engineGradient(scanRaw(d), raw, shapesOf(d).slice(0, 6), w);
+    const reference = (v: number[][]) => referenceOutput('both', d)(v.map((a, j) => (j === 1 ? a.map(softplus64) : a)));
+    return { actual: [y2, s2, ...g], expected: [y, states, ...referenceGradient(reference, raw, w)], atol: 2e-5, rtol: 1e-4 };
+  },
+})));
+
 const grad: GradCase[] = [
+  {
+    op: 'selectiveScan', name: 'both, deltaSoftplus', covers: ['selectiveScanBackward'],
+    inputs: () => { const d: Dims = [2, 5, 3, 4]; const { raw } = rawData(d, 1500); return raw.map((v, j) => tensor(v, shapesOf(d)[j])); },
+    f: scanRaw([2, 5, 3, 4]),
+  },
   ...(['y', 'state', 'both'] as const).flatMap((which) => dims.slice(1, 4).map((d, i): GradCase => ({
     op: 'selectiveScan', name: `${which} B=${d[0]} L=${d[1]} D=${d[2]} N=${d[3]}`, covers: ['selectiveScanBackward'],
     inputs: () => make(d, 400 + 10 * i),

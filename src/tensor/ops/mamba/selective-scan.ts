@@ -7,13 +7,16 @@ import { arenaAlloc, arenaBudgetBytes, arenaReset, parallelFor, threadCount, was
 import { cpuI32 } from '../../backends/cpu/cpu-backend.js';
 import { indexAdd, indexSelect } from '../shape/index-select.js';
 import { checkPastRows, pastRowsFault } from './past-rows.js';
+import { sigmoid as sigmoid64, softplus as softplus64 } from '../elementwise/unary-math.js';
 import { selectiveScanBackwardGpu, selectiveScanGpu } from './selective-scan.wgsl.js';
 
 /**
  * Mamba's selective scan (paper-method §1.3 steps 8–10) as one fused op. Per batch row b, channel c and state n:
  *   s_0 = 0,  s_t = exp(Δ_t[c]·A[c,n])·s_{t-1} + Δ_t[c]·B_t[n]·x_t[c],  y_t[c] = Σ_n s_t[c,n]·C_t[n] + D[c]·x_t[c].
- * Δ is already softplus-ed and A = −exp(A_log): the model computes those with ordinary ops, so their gradients
- * flow through this op's gradients of Δ and A.
+ * A = −exp(A_log) is computed by the model with ordinary ops, so its gradient flows through this op's gradient of A.
+ * Δ is either given as it is used, or (`deltaSoftplus`, mamba_ssm's delta_softplus) before its softplus, which the
+ * kernels then apply as they read it: Mamba's dt_proj product is then stored as it is, one kernel and one pass
+ * over [B, L, D] fewer per layer than a product with softplus in its epilogue, which writes to scratch first.
  *
  * Memory: the backward stores no [B, L, D, N] tensor. Each (b, c) pair is independent, so the backward recomputes
  * that pair's states and decays ((2·L + 1)·N floats of scratch per thread) and then runs the reverse-time pass over
@@ -144,7 +147,12 @@ function scanBackward(
   gD.set(accD);
 }
 
-interface ScanAttrs { returnState: boolean; initial: boolean; rows: boolean }
+interface ScanAttrs { returnState: boolean; initial: boolean; rows: boolean; softplus: boolean }
+
+/** Δ as the kernels use it: softplus of the raw input where the op applies it (the CPU kernels read it so). */
+function activatedDelta(dt: Float32Array, softplus: boolean): Float32Array {
+  return softplus ? dt.map(softplus64) : dt;
+}
 
 /** Inputs: x, delta, A, B, C, D, then h0 if `initial`, then its rows if `rows`. Outputs: y, then the states if `returnState`. */
 const selectiveScanOp = defineOp<ScanAttrs>({
@@ -155,17 +163,17 @@ const selectiveScanOp = defineOp<ScanAttrs>({
     return returnState ? [y, { shape: [B, L, D, N], dtype: 'float32' as const }] : [y];
   },
   kernels: {
-    cpu({ inputs, outputs, attrs: { initial, rows } }) {
+    cpu({ inputs, outputs, attrs: { initial, rows, softplus } }) {
       const d = dimsOf(inputs);
       const [x, dt, A, Bm, C, Dk] = inputs.slice(0, 6).map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
       const h0 = initial ? cpuF32(inputs[6]!) : null;
-      scanForward(d, x, dt, A, Bm, C, Dk, h0 && rows ? perRow(h0, cpuI32(inputs[7]!), d) : h0, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null);
+      scanForward(d, x, activatedDelta(dt, softplus), A, Bm, C, Dk, h0 && rows ? perRow(h0, cpuI32(inputs[7]!), d) : h0, cpuF32(outputs[0]!), outputs[1] ? cpuF32(outputs[1]) : null);
     },
-    webgpu: ({ inputs, outputs, attrs: { initial, rows } }) => selectiveScanGpu(inputs.slice(0, 6), initial ? inputs[6]! : null, rows ? inputs[7]! : null, outputs[0]!, outputs[1], pastRowsFault('selectiveScan', initial ? inputs[6]!.shape[0]! : 0)),
+    webgpu: ({ inputs, outputs, attrs: { initial, rows, softplus } }) => selectiveScanGpu(inputs.slice(0, 6), initial ? inputs[6]! : null, rows ? inputs[7]! : null, outputs[0]!, outputs[1], pastRowsFault('selectiveScan', initial ? inputs[6]!.shape[0]! : 0), softplus),
   },
-  backward([gy, gS], { inputs, attrs: { initial, rows } }): (Tensor | null)[] {
+  backward([gy, gS], { inputs, attrs: { initial, rows, softplus } }): (Tensor | null)[] {
     const grads = [gy, gS].filter((g): g is Tensor => !!g);
-    const flags = { hasGy: !!gy, hasGs: !!gS, initial };
+    const flags = { hasGy: !!gy, hasGs: !!gS, initial, softplus };
     if (!rows) return runOp(selectiveScanBackwardOp, [...inputs, ...grads], flags);
     // Rows of h0: the backward from each row's own copy, whose gradients add up on the rows they came from.
     const h0 = inputs[6]!, idx = inputs[7]!;
@@ -191,7 +199,7 @@ function dimsOf(inputs: readonly Tensor[]): Dims {
   return { B, L, D, N: inputs[2]!.shape[1]! };
 }
 
-interface BackwardAttrs { hasGy: boolean; hasGs: boolean; initial: boolean }
+interface BackwardAttrs { hasGy: boolean; hasGs: boolean; initial: boolean; softplus: boolean }
 
 /** Inputs: the scan's inputs (h0 last if `initial`), then gy if hasGy, then gS if hasGs. Outputs: their gradients. */
 const selectiveScanBackwardOp = defineOp<BackwardAttrs>({
@@ -209,18 +217,20 @@ const selectiveScanBackwardOp = defineOp<BackwardAttrs>({
     return inputs.slice(0, k).map((t) => ({ shape: [...t.shape], dtype: 'float32' as const }));
   },
   kernels: {
-    cpu({ inputs, outputs, attrs: { hasGy, hasGs, initial } }) {
+    cpu({ inputs, outputs, attrs: { hasGy, hasGs, initial, softplus } }) {
       const d = dimsOf(inputs);
       const k = initial ? 7 : 6;
       const [x, dt, A, Bm, C, Dk] = inputs.slice(0, 6).map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
       const gy = hasGy ? cpuF32(inputs[k]!) : null;
       const gS = hasGs ? cpuF32(inputs[k + Number(hasGy)]!) : null;
       const [gx, gDelta, gA, gB, gC, gD] = outputs.slice(0, 6).map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-      scanBackward(d, x, dt, A, Bm, C, Dk, initial ? cpuF32(inputs[6]!) : null, gy, gS, gx, gDelta, gA, gB, gC, gD, initial ? cpuF32(outputs[6]!) : null);
+      scanBackward(d, x, activatedDelta(dt, softplus), A, Bm, C, Dk, initial ? cpuF32(inputs[6]!) : null, gy, gS, gx, gDelta, gA, gB, gC, gD, initial ? cpuF32(outputs[6]!) : null);
+      // The gradient of the raw Δ: softplus′ = sigmoid, and 1 above PyTorch's threshold of 20 (as the softplus op).
+      if (softplus) for (let i = 0; i < dt.length; i++) if (!(dt[i]! > 20)) gDelta[i] = gDelta[i]! * sigmoid64(dt[i]!);
     },
-    webgpu({ inputs, outputs, attrs: { hasGy, hasGs, initial } }) {
+    webgpu({ inputs, outputs, attrs: { hasGy, hasGs, initial, softplus } }) {
       const k = initial ? 7 : 6;
-      selectiveScanBackwardGpu(inputs.slice(0, 6), initial ? inputs[6]! : null, hasGy ? inputs[k]! : null, hasGs ? inputs[k + Number(hasGy)]! : null, outputs);
+      selectiveScanBackwardGpu(inputs.slice(0, 6), initial ? inputs[6]! : null, hasGy ? inputs[k]! : null, hasGs ? inputs[k + Number(hasGy)]! : null, outputs, softplus);
     },
   },
 });
@@ -232,10 +242,15 @@ export interface SelectiveScanOptions {
   initialState?: Tensor;
   /** int32 [B]: row b starts from initialState's row initialRows[b] (initialState then has any number of rows). */
   initialRows?: Tensor;
+  /**
+   * delta is Δ before its softplus, which the scan applies as it reads it (mamba_ssm's delta_softplus): the same
+   * result and gradients as `selectiveScan(x, softplus(delta), ...)`, without the activated Δ as a tensor.
+   */
+  deltaSoftplus?: boolean;
 }
 
 /**
- * The selective scan of x [B,L,D] with step sizes delta [B,L,D] (post-softplus), A [D,N] (= −exp(A_log)),
+ * The selective scan of x [B,L,D] with step sizes delta [B,L,D] (post-softplus, or before it with `deltaSoftplus`), A [D,N] (= −exp(A_log)),
  * input and output projections B, C [B,L,N] and skip D [D], from zero states or `initialState`. Returns y [B,L,D],
  * and with `returnState` also the states s_t as [B,L,D,N].
  */
@@ -245,6 +260,6 @@ export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C:
 export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts: SelectiveScanOptions = {}): Tensor | [Tensor, Tensor] {
   const h0 = opts.initialState, rows = h0 && opts.initialRows;
   if (opts.initialRows && !h0) throw opError('selectiveScan', 'initialRows needs an initialState', [x]);
-  const out = runOp(selectiveScanOp, [x, delta, A, B, C, D, ...(h0 ? [h0] : []), ...(rows ? [rows] : [])], { returnState: !!opts.returnState, initial: !!h0, rows: !!rows });
+  const out = runOp(selectiveScanOp, [x, delta, A, B, C, D, ...(h0 ? [h0] : []), ...(rows ? [rows] : [])], { returnState: !!opts.returnState, initial: !!h0, rows: !!rows, softplus: !!opts.deltaSoftplus });
   return opts.returnState ? [out[0]!, out[1]!] : out[0]!;
 }

@@ -3,6 +3,7 @@ import type { FaultDescriber } from '../../backends/webgpu/webgpu-backend.js';
 import { backendOf, launch, withScratch, workgroupSize } from '../../backends/webgpu/kernel.js';
 import { sumAxes } from '../../backends/webgpu/reduce.js';
 import { copyElements, zeroFill } from '../../backends/webgpu/copy.js';
+import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
 
 /**
  * The selective scan in WGSL: one invocation per (batch row, channel) runs the recurrence over time with the
@@ -30,13 +31,21 @@ const DECAY = 'fn decay_f(x: f32) -> f32 { return exp(x); }';
 
 interface Dims { B: number; L: number; D: number; N: number }
 
+/**
+ * Δ at element i as the recurrence uses it: `delta_at`, reading the raw input through softplus where the op applies
+ * it (deltaSoftplus), with softplus_f and sigmoid_f of wgsl-math, the softplus op's own functions.
+ */
+const deltaAt = (softplus: boolean) => softplus
+  ? `${wgslMath('sigmoid')}\nfn delta_at(i: u32) -> f32 { return softplus_f(ld_dt(i)); }`
+  : 'fn delta_at(i: u32) -> f32 { return ld_dt(i); }';
+
 function dimsOf(x: Tensor, A: Tensor): Dims {
   const [B, L, D] = x.shape as [number, number, number];
   return { B, L, D, N: A.shape[1]! };
 }
 
 /** Row b starts from h0's row rows[b] (or b), checked: a bad row is reported and starts from zeros. */
-export function selectiveScanGpu(inputs: readonly Tensor[], h0: Tensor | null, rows: Tensor | null, y: Tensor, state: Tensor | undefined, fault: FaultDescriber): void {
+export function selectiveScanGpu(inputs: readonly Tensor[], h0: Tensor | null, rows: Tensor | null, y: Tensor, state: Tensor | undefined, fault: FaultDescriber, softplus = false): void {
   const [x, dt, A, Bm, C, Dk] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
   const { B, L, D, N } = dimsOf(x, A);
   if (y.size === 0) return;
@@ -53,6 +62,7 @@ export function selectiveScanGpu(inputs: readonly Tensor[], h0: Tensor | null, r
     u32: { L, D, blocks, groups: B * blocks, ...(rows && { R: h0!.shape[0]! }) },
     ...(rows && { fault }),
     code: `${DECAY}
+${deltaAt(softplus)}
 const NS: u32 = ${N}u;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -71,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let dk = ld_Dk(c);
   for (var t = 0u; t < P.L; t = t + 1u) {
     let i = (b * P.L + t) * P.D + c;
-    let dv = ld_dt(i);
+    let dv = delta_at(i);
     let xv = ld_x(i);
     let dx = dv * xv;
     let bt = (b * P.L + t) * NS;
@@ -88,7 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   });
 }
 
-export function selectiveScanBackwardGpu(inputs: readonly Tensor[], h0: Tensor | null, gy: Tensor | null, gS: Tensor | null, outputs: readonly Tensor[]): void {
+export function selectiveScanBackwardGpu(inputs: readonly Tensor[], h0: Tensor | null, gy: Tensor | null, gS: Tensor | null, outputs: readonly Tensor[], softplus = false): void {
   const [x, dt, A, Bm, C, Dk] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
   const [gx, gDelta, gA, gB, gC, gD, gh0] = outputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | undefined];
   const { B, L, D, N } = dimsOf(x, A);
@@ -116,6 +126,7 @@ export function selectiveScanBackwardGpu(inputs: readonly Tensor[], h0: Tensor |
         ],
         u32: { B, L, D, blocks, groups: B * blocks, segments, ckEnd: (segments - 1) * SEG },
         code: `${DECAY}
+${deltaAt(softplus)}
 const NS: u32 = ${N}u;
 const SEG: u32 = ${SEG}u;
 const FIRST: u32 = ${first}u;
@@ -139,7 +150,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // Forward once, keeping the state at the end of every segment but the last.
     for (var t = 0u; t < P.ckEnd; t = t + 1u) {
       let i = (b * P.L + t) * P.D + c;
-      let dv = ld_dt(i);
+      let dv = delta_at(i);
       let dx = dv * ld_x(i);
       for (var n = 0u; n < NS; n = n + 1u) { s[n] = decay_f(dv * a[n]) * s[n] + dx * ld_Bm((b * P.L + t) * NS + n); }
       if ((t + 1u) % SEG == 0u) {
@@ -166,7 +177,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       for (var t = t0; t < t1; t = t + 1u) {
         let i = (b * P.L + t) * P.D + c;
-        let dv = ld_dt(i);
+        let dv = delta_at(i);
         let dx = dv * ld_x(i);
         for (var n = 0u; n < NS; n = n + 1u) {
           s[n] = decay_f(dv * a[n]) * s[n] + dx * ld_Bm((b * P.L + t) * NS + n);
@@ -179,7 +190,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let bt = (b * P.L + t) * NS;
       if (live) {
         let i = (b * P.L + t) * P.D + c;
-        let dv = ld_dt(i);
+        let dv = delta_at(i);
         let xv = ld_x(i);
         let gv = ${gy ? 'ld_gy(i)' : '0.0'};
         accD = accD + gv * xv;
@@ -200,7 +211,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           lam[n] = l * decay;
         }
         st_gx(i, dv * qs + dk * gv);
-        st_gDelta(i, gdA + xv * qs);
+        st_gDelta(i, ${softplus ? 'select((gdA + xv * qs) * sigmoid_f(ld_dt(i)), gdA + xv * qs, ld_dt(i) > 20.0)' : 'gdA + xv * qs'});
       } else {
         for (var n = 0u; n < 2u * NS; n = n + 1u) { share[lid * ${2 * N}u + n] = 0.0; }
       }
