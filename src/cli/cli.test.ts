@@ -47,6 +47,8 @@ test('bad command lines give one line on stderr and a non-zero exit', () => {
   assert.doesNotMatch(nodir.stderr, /\n\s+at /, 'no stack trace');
   const badInt = cli('generate', '--model', 'x', '--prompt', 'y', '-n', 'many');
   assert.match(badInt.stderr, /--max-new-tokens must be an integer ≥ 0, got "many"/);
+  for (const r of [missing, nodir, badInt]) assert.equal(r.stderr.trimEnd().split('\n').length, 1, `not one line:\n${r.stderr}`);
+  assert.match(badInt.stderr, /^factlab: /);
   const help = cli('generate', '--help');
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--top-k <k>/);

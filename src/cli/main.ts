@@ -16,7 +16,8 @@ import { useBackend } from '../tensor/backends/by-name.js';
 const program = new Command('factlab')
   .description('Locate and edit factual associations in Mamba and transformer language models.')
   .version('0.1.0')
-  .showHelpAfterError()
+  // A usage error is one line, in the same form as the verbs' own errors; --help shows the options.
+  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'factlab: ')) })
   .exitOverride();
 
 registerInfo(program);

@@ -15,9 +15,25 @@ export function reportError(e: unknown): number {
     process.stderr.write(`factlab: ${e.message}\n`);
     return 1;
   }
+  const fsError = fileSystemError(e);
+  if (fsError) {
+    process.stderr.write(`factlab: ${fsError}\n`);
+    return 1;
+  }
   const err = e as Error;
   process.stderr.write(`factlab: internal error: ${err?.message ?? String(e)}${process.env.FACTLAB_DEBUG ? `\n${err?.stack}` : ' (set FACTLAB_DEBUG=1 for details)'}\n`);
   return 2;
+}
+
+/**
+ * A file the user named that cannot be read or written (an --out under a file, a read-only folder, a full disk) is
+ * the user's to fix, wherever in a verb it surfaces: one line naming the path and what the system said.
+ */
+export function fileSystemError(e: unknown): string | null {
+  const err = e as NodeJS.ErrnoException | null;
+  if (!err || typeof err !== 'object' || typeof err.code !== 'string' || typeof err.path !== 'string' || !err.syscall) return null;
+  const said = err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+  return `${err.path}: ${said} (${err.syscall})`;
 }
 
 export function table(rows: string[][]): string {

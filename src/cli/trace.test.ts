@@ -91,3 +91,10 @@ test('factlab trace errors are one line', { skip: skipWithoutData }, async () =>
     assert.equal(r.stderr.trim().split('\n').length, 1);
   }
 });
+
+test('factlab trace: an --out that cannot be written is one line naming it, not an internal error', { skip: skipWithoutData }, async () => {
+  const model = await modelDir();
+  const r = cli('trace', '--model', model, '--out', '/dev/null/trace', '--prompt', 'The Eiffel Tower is located in', '--subject', 'Eiffel Tower', '--alt-subject', 'Colosseum', '--object', 'Paris');
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^factlab: \/dev\/null\/trace\S*: not a directory \(\w+\)\n$/);
+});
