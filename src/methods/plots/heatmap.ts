@@ -55,7 +55,10 @@ export function heatmapSvg(spec: HeatmapSpec): string {
   const gridW = cols * cellW, gridH = rows * cellH;
   const x0 = labelW, y0 = titleH;
   const barX = x0 + gridW + 18, barW = 14;
-  const width = Math.max(barX + barW + 66, Math.ceil(Math.max(spec.title.length * charWidth(15), (spec.subtitle?.length ?? 0) * charWidth(fs))) + 20);
+  // The axis label is centred under the grid unless a narrow grid (few layers) would push its start off the page.
+  const xLabelHalf = (spec.xLabel.length * charWidth(fs)) / 2;
+  const xLabelX = Math.max(x0 + gridW / 2, xLabelHalf + 8);
+  const width = Math.max(barX + barW + 66, Math.ceil(xLabelX + xLabelHalf) + 10, Math.ceil(Math.max(spec.title.length * charWidth(15), (spec.subtitle?.length ?? 0) * charWidth(fs))) + 20);
   const height = y0 + gridH + 46;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT}>`);
@@ -75,7 +78,7 @@ export function heatmapSvg(spec: HeatmapSpec): string {
     const x = x0 + (c + 0.5) * cellW;
     out.push(`<line x1="${x}" y1="${y0 + gridH}" x2="${x}" y2="${y0 + gridH + 4}" stroke="#555"/><text x="${x}" y="${y0 + gridH + 16}" font-size="${fs - 1}" text-anchor="middle">${c}</text>`);
   }
-  out.push(`<text x="${x0 + gridW / 2}" y="${y0 + gridH + 36}" font-size="${fs}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
+  out.push(`<text x="${xLabelX}" y="${y0 + gridH + 36}" font-size="${fs}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
   const steps = 64;
   for (let i = 0; i < steps; i++) {
     const y = y0 + gridH - ((i + 1) * gridH) / steps;

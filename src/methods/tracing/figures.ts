@@ -1,4 +1,4 @@
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { heatmapSvg } from '../plots/heatmap.js';
 import { svgToPng } from '../plots/png.js';
@@ -49,7 +49,9 @@ export function averageHeatmap(avg: SixRowAverage, site: TraceSite, model: strin
 export async function writeFigure(dir: string, name: string, svg: string): Promise<string[]> {
   mkdirSync(dir, { recursive: true });
   const svgPath = join(dir, `${name}.svg`), pngPath = join(dir, `${name}.png`);
-  writeFileSync(svgPath, svg);
-  writeFileSync(pngPath, await svgToPng(svg));
+  // Through a temporary file each, so that an interrupted run never leaves half a figure.
+  const put = (file: string, data: string | Buffer) => { writeFileSync(`${file}.tmp`, data); renameSync(`${file}.tmp`, file); };
+  put(svgPath, svg);
+  put(pngPath, await svgToPng(svg));
   return [svgPath, pngPath];
 }
