@@ -50,7 +50,7 @@ export async function writeFigure(dir: string, name: string, svg: string): Promi
   mkdirSync(dir, { recursive: true });
   const svgPath = join(dir, `${name}.svg`), pngPath = join(dir, `${name}.png`);
   // Through a temporary file each, so that an interrupted run never leaves half a figure.
-  const put = (file: string, data: string | Buffer) => { writeFileSync(`${file}.tmp`, data); renameSync(`${file}.tmp`, file); };
+  const put = (file: string, data: string | Uint8Array) => { writeFileSync(`${file}.tmp`, data); renameSync(`${file}.tmp`, file); };
   put(svgPath, svg);
   put(pngPath, await svgToPng(svg));
   return [svgPath, pngPath];
