@@ -2,7 +2,7 @@ import { FactlabError } from '../../tensor/errors.js';
 import { Rng } from '../../tensor/random.js';
 import type { FactTokenizer } from '../../io/tokenizer/tokenizer.js';
 import { subjectSpanInOffsets, tokenSpanForChars, type TokenSpan } from '../../io/tokenizer/span.js';
-import type { TraceInput } from './types.js';
+import type { NoiseSettings, TraceInput } from './types.js';
 import type { Fact } from '../data/facts.js';
 import { hash32 } from '../data/cache.js';
 
@@ -12,6 +12,8 @@ export interface Prepared {
   tokens: string[];
   /** Subject swap: the corrupted prompt. */
   altPrompt?: string;
+  /** Noise: how it was drawn. */
+  noise?: NoiseSettings;
 }
 
 function encodeSubject(tok: FactTokenizer, prompt: string, at: number, subject: string): { ids: number[]; span: TokenSpan } {

@@ -72,8 +72,9 @@ export async function prepareFact(model: LanguageModel, tok: FactTokenizer, q: F
   }
   const samples = corruption.samples ?? 10;
   if (!Number.isInteger(samples) || samples < 1) throw new FactlabError(`noise corruption: samples must be a positive integer, got ${samples}`);
-  const std = (corruption.scale ?? 3) * (corruption.std ?? await embeddingStd(model));
-  return prepareNoise(tok, q.prompt, q.subject, { samples, std, dModel: model.config.dModel, seed: opts.noiseSeed ?? opts.seed ?? 0 });
+  const scale = corruption.scale ?? 3, sigma = corruption.std ?? await embeddingStd(model), seed = opts.noiseSeed ?? opts.seed ?? 0;
+  const noise = { samples, scale, sigma, std: scale * sigma, seed };
+  return { ...prepareNoise(tok, q.prompt, q.subject, { samples, std: noise.std, dModel: model.config.dModel, seed }), noise };
 }
 
 /** A prepared prompt's matrices as the trace of one fact. */
@@ -83,6 +84,7 @@ export function factTrace(tok: FactTokenizer, q: FactQuery, prepared: Prepared, 
     prompt: q.prompt, subject: q.subject, ...(q.object !== undefined ? { object: q.object } : {}),
     ...(input.noise ? {} : { altSubject: q.altSubject }),
     corruption: input.noise ? 'noise' : 'swap',
+    ...(prepared.noise ? { noise: prepared.noise } : {}),
     tokens,
     subjectRange: [input.subject.start - input.first, input.subject.end - input.first],
     answer: { id: r.answer, text: tok.decode([r.answer]) },

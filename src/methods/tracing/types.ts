@@ -30,6 +30,9 @@ export type Corruption =
    */
   | { kind: 'noise'; samples?: number; scale?: number; std?: number };
 
+/** The noise of a noise-corrupted trace: samples of N(0, std²) on the subject's embeddings, drawn from `seed`. */
+export interface NoiseSettings { samples: number; scale: number; sigma: number; std: number; seed: number }
+
 /** The first rows of the six-row aggregation, by name, in the paper's order. */
 export const SIX_ROWS = ['prefix', 'subject_[:-2]', 'subject_2nd_last', 'subject_last', 'further_tokens', 'last_token'] as const;
 export type SixRow = (typeof SIX_ROWS)[number];
@@ -54,6 +57,8 @@ export interface FactTrace {
   /** Subject swap: the subject of the corrupted prompt. */
   altSubject?: string;
   corruption: 'swap' | 'noise';
+  /** Noise: how it was drawn (std = scale·sigma, sigma the embedding matrix's std unless given), so a run can be repeated. */
+  noise?: NoiseSettings;
   /** The clean prompt's tokens (decoded one by one), the rows of every matrix. */
   tokens: string[];
   /** The subject's tokens [start, end) in `tokens`. */
