@@ -146,6 +146,22 @@ test('mamba: a patch at position t leaves every output before t unchanged', asyn
   model.dispose();
 });
 
+test('mamba: capturing a site that is otherwise fused away (g, Δ) changes no output, and captures what the fused kernel used', async () => {
+  const model = randomModel(tinyMamba, 6);
+  await tidyAsync(async () => {
+    const plain = await rows(run(model, ids2()).logits);
+    for (const site of ['mixer.hook_g', 'mixer.hook_delta']) {
+      const r = run(model, ids2(), { capture: [{ site, layers: [0, 1] }] });
+      assert.deepEqual(await rows(r.logits), plain, `capturing ${site} changed the logits`);
+      const captured = r.captures.get(`blocks.1.${site}`)!;
+      const v = Array.from(await captured.data());
+      // g = silu(z) lies above −0.279 (silu's minimum); Δ = softplus(·) is positive.
+      assert.ok(v.length > 0 && v.every((x) => (site === 'mixer.hook_delta' ? x > 0 : x > -0.28)), `${site}: values outside its range`);
+    }
+  });
+  model.dispose();
+});
+
 test('no tensors are left alive by runs and their disposal', () => {
   const model = randomModel(tinyMamba, 5);
   const before = liveTensors();
