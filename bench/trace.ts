@@ -19,7 +19,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { benchContext, writeBenchRecord } from './context.js';
@@ -146,8 +146,10 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
     const script = fileURLToPath(new URL('../../reference/trace_reference.py', import.meta.url));
     console.error(`reference: ${o.python} ${script} on ${o.device}${sameWeights ? ', same weights' : ', its own random weights'}`);
-    const r = spawnSync(o.python, [script, '--spec', join(dir, 'spec.json'), '--out', join(dir, 'out.json'), '--device', o.device, '--threads', String(o.threads), '--max-seconds', String(o.referenceSeconds)], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status !== 0 || !existsSync(join(dir, 'out.json'))) reference = { error: `${o.python} exited with ${r.status ?? r.error?.message}` };
+    const status = await runReference(o.python, [script, '--spec', join(dir, 'spec.json'), '--out', join(dir, 'out.json'), '--device', o.device, '--threads', String(o.threads), '--max-seconds', String(o.referenceSeconds)],
+      // Stopped during the reference (a time limit's SIGTERM, ^C): factlab's figures are recorded all the same.
+      () => record(o, config, patches, factlab, { error: 'interrupted by a signal before it finished' }, loadAtStart, gpu?.description ?? null));
+    if (status !== 0 || !existsSync(join(dir, 'out.json'))) reference = { error: `${o.python} exited with ${status}` };
     else {
       const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as { seconds_per_fact: number[]; device: string; torch: string; projected: boolean; facts: { scores: Record<string, number[][]> | null; forwards: number; forwards_total: number }[] };
       let maxAbsDiff: number | null = null;
@@ -160,6 +162,26 @@ async function main(): Promise<void> {
   }
   model.dispose();
   record(o, config, patches, factlab, reference, loadAtStart, gpu?.description ?? null);
+}
+
+/**
+ * Runs the reference script, its output passed through; resolves with its exit status (or the error that kept it
+ * from starting). A SIGTERM or SIGINT meanwhile stops it, calls `onSignal` and exits.
+ */
+function runReference(python: string, args: string[], onSignal: () => void): Promise<number | string> {
+  const child = spawn(python, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const stop = (signal: NodeJS.Signals) => {
+    child.kill('SIGKILL');
+    console.error(`trace-bench: ${signal} during the reference; recording factlab's side`);
+    onSignal();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGTERM', stop).once('SIGINT', stop);
+  return new Promise((resolve) => {
+    const done = (v: number | string) => { process.off('SIGTERM', stop).off('SIGINT', stop); resolve(v); };
+    child.once('error', (e) => done(e.message));
+    child.once('exit', (code, signal) => done(code ?? `signal ${signal}`));
+  });
 }
 
 function record(o: Opts, config: MambaConfig, patches: number, factlab: Record<string, FactlabMode>, reference: unknown, loadAtStart: number, gpu: string | null): void {
