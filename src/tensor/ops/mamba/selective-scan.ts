@@ -250,9 +250,9 @@ export interface SelectiveScanOptions {
 }
 
 /**
- * The selective scan of x [B,L,D] with step sizes delta [B,L,D] (post-softplus, or before it with `deltaSoftplus`), A [D,N] (= −exp(A_log)),
- * input and output projections B, C [B,L,N] and skip D [D], from zero states or `initialState`. Returns y [B,L,D],
- * and with `returnState` also the states s_t as [B,L,D,N].
+ * The selective scan of x [B,L,D] with step sizes delta [B,L,D] (post-softplus, or before it with `deltaSoftplus`),
+ * A [D,N] (= −exp(A_log)), input and output projections B, C [B,L,N] and skip D [D], from zero states or
+ * `initialState`. Returns y [B,L,D], and with `returnState` also the states s_t as [B,L,D,N].
  */
 export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts?: SelectiveScanOptions & { returnState?: false }): Tensor;
 export function selectiveScan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, opts: SelectiveScanOptions & { returnState: true }): [Tensor, Tensor];
