@@ -92,6 +92,7 @@ async function main(): Promise<void> {
   for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m}`);
   const backend = await useBackend(o.backend, '--backend');
   const gpu = backend instanceof WebGPUBackend ? backend : null;
+  const gpuName = gpu?.description ?? null;
   const config = parseConfig(preset, o.preset) as MambaConfig;
   const model = randomModel(config, 0);
   const sites = SITES.map((s) => resolveTraceSite(config, s));
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
     console.error(`reference: ${o.python} ${script} on ${o.device}${sameWeights ? ', same weights' : ', its own random weights'}`);
     const status = await runReference(o.python, [script, '--spec', join(dir, 'spec.json'), '--out', join(dir, 'out.json'), '--device', o.device, '--threads', String(o.threads), '--max-seconds', String(o.referenceSeconds)],
       // Stopped during the reference (a time limit's SIGTERM, ^C): factlab's figures are recorded all the same.
-      () => record(o, config, patches, factlab, { error: 'interrupted by a signal before it finished' }, loadAtStart, gpu?.description ?? null));
+      () => record(o, config, patches, factlab, { error: 'interrupted by a signal before it finished' }, loadAtStart, gpuName));
     if (status !== 0 || !existsSync(join(dir, 'out.json'))) reference = { error: `${o.python} exited with ${status}` };
     else {
       const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as { seconds_per_fact: number[]; device: string; torch: string; projected: boolean; facts: { scores: Record<string, number[][]> | null; forwards: number; forwards_total: number }[] };
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
     }
   }
   model.dispose();
-  record(o, config, patches, factlab, reference, loadAtStart, gpu?.description ?? null);
+  record(o, config, patches, factlab, reference, loadAtStart, gpuName);
 }
 
 /**

@@ -79,7 +79,7 @@ export class MambaModel implements LanguageModel {
       const xProj = (xa: Tensor) => linearSplit(xa, xw, [R, N, N]);
       const A = t.t(negExp(P(`${p}mixer.A_log`)));
       const Dskip = P(`${p}mixer.D`);
-      const deltaOf = (dt: Tensor) => linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`), 'softplus');
+      const dtProj = (dt: Tensor, activation?: 'softplus') => linear(dt, P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`), activation);
       // This layer's past for the rows here: picked by past.rows, or the first Bl rows.
       const pastRows = past?.rows && (Bl < B ? t.t(firstRows(past.rows, Bl)) : past.rows);
       // With past.rows the conv and the scan read the past's rows in place; otherwise its first Bl rows are these.
@@ -96,8 +96,8 @@ export class MambaModel implements LanguageModel {
       // Where no hook reads Δ, the scan applies its softplus as it reads dt_proj's plain product.
       const rawDelta = !hooks.wants(`${s}mixer.hook_delta`);
       const delta = rawDelta
-        ? t.t(linear(t.t(dtLow!), P(`${p}mixer.dt_proj.weight`), P(`${p}mixer.dt_proj.bias`)))
-        : t.at(`${s}mixer.hook_delta`, deltaOf(t.t(dtLow!)));
+        ? t.t(dtProj(t.t(dtLow!)))
+        : t.at(`${s}mixer.hook_delta`, dtProj(t.t(dtLow!), 'softplus'));
       let ssm: Tensor;
       const scanOpts = { ...(past && { initialState: pastOf(past.ssm), ...(pastRows && { initialRows: pastRows }) }), deltaSoftplus: rawDelta };
       if (hooks.wants(`${s}mixer.hook_ssm_state`)) {
@@ -116,7 +116,7 @@ export class MambaModel implements LanguageModel {
             let u = o(silu(xcE));
             if (maskL) u = o(mul(u, o(indexSelect(maskL, 0, rows))));
             const [dl, b, cm] = xProj(u).map(o);
-            return { u, delta: o(deltaOf(dl!)), Bm: b!, Cm: cm!, dispose: () => own.forEach((z) => z.dispose()) };
+            return { u, delta: o(dtProj(dl!, 'softplus')), Bm: b!, Cm: cm!, dispose: () => own.forEach((z) => z.dispose()) };
           },
           scan: (u, dl, b, cm) => selectiveScan(u, dl, A, b, cm, Dskip),
         }));

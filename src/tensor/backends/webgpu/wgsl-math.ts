@@ -91,7 +91,9 @@ fn sigmoid_f(x: f32) -> f32 {
 fn softplus_f(x: f32) -> f32 {
   if (x > 20.0 || is_nan(x)) { return x; }
   return log1p_pos(exp_f(-abs(x))) + max(x, 0.0);
-}`,
+}
+// softplus′: sigmoid, and 1 above the threshold where softplus is x itself.
+fn softplus_grad_f(x: f32) -> f32 { return select(sigmoid_f(x), 1.0, x > 20.0); }`,
   },
   tanh: {
     deps: ['exp'],

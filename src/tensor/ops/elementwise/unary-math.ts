@@ -129,3 +129,8 @@ export function softplus(x: number): number {
   if (x > 20) return x;
   return Math.log1p(Math.exp(-Math.abs(x))) + Math.max(x, 0);
 }
+
+/** softplus′(x): sigmoid(x), and 1 above the threshold of 20 where softplus is x itself. */
+export function softplusGrad(x: number): number {
+  return x > 20 ? 1 : sigmoid(x);
+}

@@ -2,7 +2,7 @@ import { defineOp, runOp, type OpDef } from '../../op.js';
 import { opError } from '../../errors.js';
 import type { Tensor } from '../../tensor.js';
 import { cpuF32 } from '../../backends/cpu/cpu-backend.js';
-import { erf as erf64, erfc as erfc64, sigmoid as sigmoid64, softplus as softplus64 } from './unary-math.js';
+import { erf as erf64, erfc as erfc64, sigmoid as sigmoid64, softplus as softplus64, softplusGrad } from './unary-math.js';
 import { mapElements } from '../../backends/webgpu/elementwise.js';
 import { wgslMath } from '../../backends/webgpu/wgsl-math.js';
 
@@ -63,7 +63,7 @@ const KERNELS: Record<UnaryName, [Forward, Backward]> = {
   ],
   softplus: [
     (x, o) => { for (let i = 0; i < o.length; i++) o[i] = softplus64(x[i]!); },
-    (g, x, _y, o) => { for (let i = 0; i < o.length; i++) { const v = x[i]!; o[i] = v > 20 ? g[i]! : g[i]! * sigmoid64(v); } },
+    (g, x, _y, o) => { for (let i = 0; i < o.length; i++) o[i] = g[i]! * softplusGrad(x[i]!); },
   ],
   sigmoid: [
     (x, o) => { for (let i = 0; i < o.length; i++) o[i] = sigmoid64(x[i]!); },
@@ -115,7 +115,7 @@ const WGSL: Record<UnaryName, [string, string]> = {
   sqrt: ['select(sqrt(v0), f32_nan(), v0 < 0.0 || is_nan(v0))', '0.5 * v0 / v2'],
   rsqrt: ['rsqrt_f(v0)', '-0.5 * v0 * v2 * v2 * v2'],
   pow: ['pow_f(v0, P.p)', 'select(v0 * P.p * pow_f(v1, P.p - 1.0), 0.0, P.p == 0.0)'],
-  softplus: ['softplus_f(v0)', 'select(v0 * sigmoid_f(v1), v0, v1 > 20.0)'],
+  softplus: ['softplus_f(v0)', 'v0 * softplus_grad_f(v1)'],
   sigmoid: ['sigmoid_f(v0)', 'v0 * v2 * (1.0 - v2)'],
   silu: ['v0 * sigmoid_f(v0)', 'v0 * sigmoid_f(v1) * (1.0 + v1 * (1.0 - sigmoid_f(v1)))'],
   gelu: ['v0 * phi_f(v0)', 'v0 * (phi_f(v1) + v1 * 0.398942280401432678 * gauss_f(v1))'],

@@ -7,7 +7,7 @@ import { arenaAlloc, arenaBudgetBytes, arenaReset, parallelFor, threadCount, was
 import { cpuI32 } from '../../backends/cpu/cpu-backend.js';
 import { indexAdd, indexSelect } from '../shape/index-select.js';
 import { checkPastRows, pastRowsFault } from './past-rows.js';
-import { sigmoid as sigmoid64, softplus as softplus64 } from '../elementwise/unary-math.js';
+import { softplus as softplus64, softplusGrad } from '../elementwise/unary-math.js';
 import { selectiveScanBackwardGpu, selectiveScanGpu } from './selective-scan.wgsl.js';
 
 /**
@@ -225,8 +225,8 @@ const selectiveScanBackwardOp = defineOp<BackwardAttrs>({
       const gS = hasGs ? cpuF32(inputs[k + Number(hasGy)]!) : null;
       const [gx, gDelta, gA, gB, gC, gD] = outputs.slice(0, 6).map(cpuF32) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
       scanBackward(d, x, activatedDelta(dt, softplus), A, Bm, C, Dk, initial ? cpuF32(inputs[6]!) : null, gy, gS, gx, gDelta, gA, gB, gC, gD, initial ? cpuF32(outputs[6]!) : null);
-      // The gradient of the raw Δ: softplus′ = sigmoid, and 1 above PyTorch's threshold of 20 (as the softplus op).
-      if (softplus) for (let i = 0; i < dt.length; i++) if (!(dt[i]! > 20)) gDelta[i] = gDelta[i]! * sigmoid64(dt[i]!);
+      // The gradient of the raw Δ, through softplus.
+      if (softplus) for (let i = 0; i < dt.length; i++) gDelta[i] = gDelta[i]! * softplusGrad(dt[i]!);
     },
     webgpu({ inputs, outputs, attrs: { hasGy, hasGs, initial, softplus } }) {
       const k = initial ? 7 : 6;

@@ -33,7 +33,7 @@ interface Dims { B: number; L: number; D: number; N: number }
 
 /**
  * Δ at element i as the recurrence uses it: `delta_at`, reading the raw input through softplus where the op applies
- * it (deltaSoftplus), with softplus_f and sigmoid_f of wgsl-math, the softplus op's own functions.
+ * it (deltaSoftplus), with softplus_f and softplus_grad_f of wgsl-math, the softplus op's own functions.
  */
 const deltaAt = (softplus: boolean) => softplus
   ? `${wgslMath('sigmoid')}\nfn delta_at(i: u32) -> f32 { return softplus_f(ld_dt(i)); }`
@@ -211,7 +211,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           lam[n] = l * decay;
         }
         st_gx(i, dv * qs + dk * gv);
-        st_gDelta(i, ${softplus ? 'select((gdA + xv * qs) * sigmoid_f(ld_dt(i)), gdA + xv * qs, ld_dt(i) > 20.0)' : 'gdA + xv * qs'});
+        st_gDelta(i, (gdA + xv * qs)${softplus ? ' * softplus_grad_f(ld_dt(i))' : ''});
       } else {
         for (var n = 0u; n < 2u * NS; n = n + 1u) { share[lid * ${2 * N}u + n] = 0.0; }
       }
