@@ -80,16 +80,16 @@ async function single(o: Opts, model: LanguageModel, tok: FactTokenizer, sites: 
 async function dataset(o: Opts, model: LanguageModel, tok: FactTokenizer, sites: TraceSite[], name: string): Promise<void> {
   const facts = loadFacts(o.dataset!);
   // A bar per stage, named for it: the known filter's forward per fact, then the traced facts.
-  let bar = progressBar('tracing');
+  let bar: ReturnType<typeof progressBar> | null = null;
   let stage = '';
   const { summary, traces } = await traceDataset(model, tok, facts, {
     ...traceOptions(o), out: o.out, limit: o.limit, knownOnly: !o.allFacts, modelName: name, restart: o.restart,
     onProgress: (e) => {
-      if (e.stage !== stage) { bar.stop(); stage = e.stage; bar = progressBar(e.stage === 'known' ? 'known filter (facts)' : 'tracing (facts)'); }
-      bar.update(e.done, e.total);
+      if (e.stage !== stage) { bar?.stop(); stage = e.stage; bar = progressBar(e.stage === 'known' ? 'known filter (facts)' : 'tracing (facts)'); }
+      bar!.update(e.done, e.total);
     },
-    onWarning: (m) => { bar.stop(); process.stderr.write(`factlab: warning: ${m}\n`); },
-  }).finally(() => bar.stop());
+    onWarning: (m) => { bar?.stop(); process.stderr.write(`factlab: warning: ${m}\n`); },
+  }).finally(() => bar?.stop());
   const files = [join(o.out, 'summary.json')];
   for (const [k, s] of sites.entries()) {
     if (traces.length) files.push(...await writeFigure(join(o.out, 'figures'), `aie-${s.name.replace(/[^\w.-]/g, '_')}`, averageHeatmap(summary.sites[k]![o.normalisation], s, name, o.normalisation)));
