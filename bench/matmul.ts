@@ -2,7 +2,7 @@
  * float32 matmul throughput on the GPU, factlab beside PyTorch (TF32 off) in one run: the issue's two shapes (2048³
  * and 512×10240×2560), the few-row products of patching and editing a 2.8B model (16 or 384 rows against a
  * 2560×10240 weight), and Mamba's out_proj (K 5120). Each shape runs with the plan factlab picks and with every
- * forced plan of `--variants` (tile plans TMxBK[s|sN][v|va|vb][d]; few-row plans rLANESxCOLS, for A·Bᵀ), so one run both
+ * forced plan of `--variants` (tile plans TMxBK[nTN][wTHREADS][s|sN][v|va|vb][d][p]; few-row plans rLANESxCOLS, for A·Bᵀ), so one run both
  * measures and tunes.
  *   node dist/bench/matmul.js [--shapes 2048x2048x2048:nn,...] [--variants 8x8s,4x16,8x8svd,r64x2,...] [--reps 50] [--python python3] [--no-reference]
  * Appends a table to bench/results/matmul.md and docs/performance.md and writes bench/results/matmul-<date>-gpu.json.
@@ -21,7 +21,7 @@ import { randn } from '../src/tensor/creation.js';
 import { linearSplit, matmul } from '../src/tensor/ops/linear/matmul.js';
 import { cast } from '../src/tensor/ops/shape/cast.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { forceMatmulPlan, plan, tilePlan, type MatmulPlan } from '../src/tensor/ops/linear/matmul.wgsl.js';
+import { forceMatmulPlan, plan, splitsOf, tileShape, validTilePlan, type MatmulPlan, type TilePlan } from '../src/tensor/ops/linear/matmul.wgsl.js';
 
 interface Opts { shapes: string; variants: string; reps: number; python: string; reference: boolean }
 /**
@@ -97,7 +97,13 @@ async function heat(gpu: WebGPUBackend): Promise<void> {
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-const planName = (p: MatmulPlan) => (p.kind === 'rows' ? `few rows, ${p.lanes} lanes along K × ${p.cols} columns` : `${16 * p.tm}² tiles, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}`);
+const planName = (p: MatmulPlan) => {
+  if (p.kind === 'rows') return `few rows, ${p.lanes} lanes along K × ${p.cols} columns`;
+  const { rows, cols, threads } = tileShape(p);
+  const shape = rows === cols ? `${rows}²` : `${rows}×${cols}`;
+  const custom = p.tn !== undefined || p.threads !== undefined ? ` (${p.tm}×${p.tn ?? p.tm} each, ${threads} invocations)` : '';
+  return `${shape} tiles${custom}, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}${p.prefetch ? ', prefetch' : ''}`;
+};
 
 async function main(o: Opts): Promise<void> {
   const loadAtStart = loadavg()[0]!;
@@ -117,25 +123,27 @@ async function main(o: Opts): Promise<void> {
       if (![32, 64, 128, 256].includes(lanes) || ![1, 2, 4].includes(cols)) throw new Error(`--variants: '${v}' is not rLANESxCOLS with LANES 32, 64, 128 or 256 and COLS 1, 2 or 4`);
       return { kind: 'rows', lanes, cols };
     }
-    const m = /^(\d)x(\d+)(s\d*|)(v|va|vb|)(d?)$/.exec(v);
-    const tm = Number(m?.[1]), bk = Number(m?.[2]);
-    if (!m || (tm !== 4 && tm !== 8) || (16 * tm * bk) % 256 !== 0) throw new Error(`--variants: '${v}' is not TMxBK[s|sN][v|va|vb][d] with TM 4 or 8 and 16·TM·BK a multiple of 256, nor rLANESxCOLS (the few-row kernel)`);
-    const vec4 = ({ v: 'both', va: 'a', vb: 'b' } as const)[m[4] as 'v' | 'va' | 'vb'];
-    return { tm, bk, splits: m[3]!.length > 1 ? Number(m[3]!.slice(1)) : 1, split: m[3] === 's', ...(vec4 && { vec4 }), double: m[5] === 'd' };
+    const m = /^(\d+)x(\d+)(?:n(\d+))?(?:w(\d+))?(s\d*|)(v|va|vb|)(d?)(p?)$/.exec(v);
+    const vec4 = ({ v: 'both', va: 'a', vb: 'b' } as const)[m?.[6] as 'v' | 'va' | 'vb'];
+    const p = m && {
+      tm: Number(m[1]) as TilePlan['tm'], bk: Number(m[2]), ...(m[3] && { tn: Number(m[3]) as TilePlan['tm'] }), ...(m[4] && { threads: Number(m[4]) as 256 }),
+      splits: m[5]!.length > 1 ? Number(m[5]!.slice(1)) : 1, split: m[5] === 's', ...(vec4 && { vec4 }), double: m[7] === 'd', prefetch: m[8] === 'p',
+    };
+    if (!p || !validTilePlan(p)) throw new Error(`--variants: '${v}' is not TMxBK[nTN][wTHREADS][s|sN][v|va|vb][d][p] (TM, TN 4, 8 or 16 rows and columns per invocation; THREADS 64, 128 or 256; BK a multiple of 4 that every invocation stages evenly), nor rLANESxCOLS (the few-row kernel)`);
+    return p;
   });
   const rows = [];
   for (const s of shapes) {
     const flop = 2 * s.m * s.k * s.n;
     const dims = { batch: 1, m: s.m, k: s.k, n: s.n, transA: s.transA, transB: s.transB, strideA: 0, strideB: 0 };
     const chosen = plan(dims);
-    // A split variant takes the split the tile plan would choose.
-    const { splits } = tilePlan(dims);
     const { ms, wallMs } = await time(gpu, s, o.reps, null);
     const tried = [];
     // The few-row kernel takes A·Bᵀ only.
     for (const v of variants.filter((x) => x.kind !== 'rows' || s.transB)) {
       let p: MatmulPlan = v;
-      if (v.kind !== 'rows') { const { split, ...rest } = v; p = { ...rest, splits: split ? splits : v.splits }; }
+      // A split variant takes the split the plan would choose for its tiles.
+      if (v.kind !== 'rows') { const { split, ...rest } = v; p = { ...rest, splits: split ? splitsOf(dims, rest) : v.splits }; }
       const t = await time(gpu, s, o.reps, p);
       tried.push({ plan: planName(p), ms: t.ms, tflops: flop / t.ms / 1e9 });
     }
@@ -167,7 +175,7 @@ async function main(o: Opts): Promise<void> {
 await new Command('matmul')
   .description('float32 matmul throughput on the GPU, factlab beside PyTorch')
   .option('--shapes <list>', 'MxKxN:nn|nt|tn[:bf16|:f16][:intoQ][:bias|:softplus], comma-separated', DEFAULT_SHAPES)
-  .option('--variants <list>', 'forced tile plans TMxBK[s: split K as planned, sN: in N][v, va, vb: vec4 reads of both, A, B][d: two buffers] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
+  .option('--variants <list>', 'forced tile plans TMxBK[nTN: TN columns per invocation][wTHREADS: invocations][s: split K as planned, sN: in N][v, va, vb: vec4 reads of both, A, B][d: two buffers][p: prefetch] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
   .option('--reps <n>', 'products per round', (v) => Number(v), 50)
   .option('--python <path>', 'python with torch', process.env.FACTLAB_PYTHON ?? 'python3')
   .option('--no-reference', 'time factlab only')

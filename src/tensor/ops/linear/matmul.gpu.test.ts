@@ -9,7 +9,7 @@ import { cpuBackend } from '../../backends/cpu/cpu-backend.js';
 import { tensor } from '../../creation.js';
 import { values } from '../../testing/reference.js';
 import { linearSplit, matmul, type ProductOptions } from './matmul.js';
-import { forceMatmulPlan, plan, type MatmulPlan, type TilePlan } from './matmul.wgsl.js';
+import { forceMatmulPlan, plan, tileShape, validTilePlan, type MatmulPlan, type TilePlan } from './matmul.wgsl.js';
 import type { RowsPlan } from './matmul-rows.wgsl.js';
 
 const gpu = await initWebGPU();
@@ -20,6 +20,9 @@ const plans: [TilePlan, readonly (readonly [boolean, boolean])[]][] = [
   [{ tm: 4, bk: 16, splits: 2 }, every], [{ tm: 8, bk: 16, splits: 2 }, [[false, true]]],
   [{ tm: 8, bk: 8, splits: 1, vec4: 'both', double: true }, every], [{ tm: 8, bk: 8, splits: 3, vec4: 'a' }, every], [{ tm: 8, bk: 8, splits: 1, vec4: 'b' }, every],
   [{ tm: 4, bk: 16, splits: 2, vec4: 'both', double: true }, every], [{ tm: 8, bk: 8, splits: 1, double: true }, [[true, false]]],
+  // Invocations holding more rows than columns or the reverse, fewer invocations, and the prefetching inner loop.
+  [{ tm: 16, tn: 8, threads: 128, bk: 8, splits: 1, vec4: 'both', prefetch: true }, every], [{ tm: 8, tn: 16, threads: 128, bk: 8, splits: 2, vec4: 'b' }, [[false, false], [true, true]]],
+  [{ tm: 8, threads: 128, bk: 8, splits: 1, prefetch: true, double: true }, [[false, true], [true, false]]], [{ tm: 16, tn: 4, threads: 64, bk: 4, splits: 1 }, [[false, true]]],
 ];
 // Odd sizes exercise every edge guard and turn vec4 reads off; sizes that are multiples of 4 turn them on.
 const sizes = [[70, 150, 133], [68, 152, 132]] as const;
@@ -48,8 +51,10 @@ async function agreesWithCpu(p: MatmulPlan, a: { values: number[]; shape: number
 }
 
 for (const [p, layouts] of plans) {
-  const extras = `${p.vec4 ? `, vec4 reads of ${p.vec4}` : ''}${p.double ? ', two buffers' : ''}`;
-  test(`matmul with ${16 * p.tm}² tiles, BK ${p.bk}, ${p.splits} K split(s)${extras} equals the CPU product`, async () => {
+  const { rows, cols, threads } = tileShape(p);
+  const extras = `${p.vec4 ? `, vec4 reads of ${p.vec4}` : ''}${p.double ? ', two buffers' : ''}${p.prefetch ? ', prefetch' : ''}`;
+  test(`matmul with ${rows}×${cols} tiles of ${threads} invocations, BK ${p.bk}, ${p.splits} K split(s)${extras} equals the CPU product`, async () => {
+    assert.ok(validTilePlan(p));
     for (const [m, k, n] of p.vec4 ? sizes : sizes.slice(0, 1)) for (const [tA, tB] of layouts) {
       await agreesWithCpu(p, { values: values(m * k, 3), shape: tA ? [k, m] : [m, k] }, { values: values(k * n, 4), shape: tB ? [n, k] : [k, n] },
         { transA: tA, transB: tB, ...(tA && tB && { biasValues: values(n, 5) }), ...(!tA && tB && { columns: [n - 40, 30, 10] }) }, `${m}x${k}x${n} tA=${tA} tB=${tB}`);

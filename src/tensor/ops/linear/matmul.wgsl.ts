@@ -34,7 +34,31 @@ export interface MatmulDims {
  * from memory as vec4s where its layout allows it (see `vec4Reads`); `double` stages slabs through two buffers of
  * workgroup memory, so one barrier per slab suffices where one buffer needs two.
  */
-export interface TilePlan { kind?: 'tiles'; tm: 4 | 8; bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean }
+export interface TilePlan {
+  kind?: 'tiles';
+  /** Rows of C each invocation holds. */
+  tm: 4 | 8 | 16;
+  /** Columns of C each invocation holds: tm when absent. */
+  tn?: 4 | 8 | 16;
+  /** Invocations per workgroup, in rows of 16: 256 when absent. */
+  threads?: 64 | 128 | 256;
+  bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean;
+  /** Each step of the inner loop reads the next step's operands from workgroup memory before its multiply-adds. */
+  prefetch?: boolean;
+}
+
+/** The rows and columns of C a workgroup of plan `p` computes, and its invocations. */
+export function tileShape(p: TilePlan): { rows: number; cols: number; threads: number } {
+  const threads = p.threads ?? 256;
+  return { rows: (threads / 16) * p.tm, cols: 16 * (p.tn ?? p.tm), threads };
+}
+
+/** Whether plan `p` can be generated: whole vec4s of accumulators, and every invocation staging as many elements. */
+export function validTilePlan(p: TilePlan): boolean {
+  const { rows, cols, threads } = tileShape(p);
+  return [4, 8, 16].includes(p.tm) && [4, 8, 16].includes(p.tn ?? p.tm) && [64, 128, 256].includes(threads) && p.bk >= 4 && p.bk % 4 === 0
+    && (rows * p.bk) % threads === 0 && (cols * p.bk) % threads === 0;
+}
 /** A product's kernel: tiles (`TilePlan`), or the few-row kernel of matmul-rows.wgsl.ts. */
 export type MatmulPlan = TilePlan | RowsPlan;
 
@@ -75,9 +99,15 @@ export function plan(d: MatmulDims): MatmulPlan {
 
 export function tilePlan(d: MatmulDims): TilePlan {
   const tm = d.m >= 128 && d.n >= 128 ? 8 : 4;
-  const t = 16 * tm;
-  const tiles = d.batch * Math.ceil(d.m / t) * Math.ceil(d.n / t);
-  return { tm, bk: tm === 8 ? 8 : 16, splits: tm === 8 ? splitsFor(tiles, d.k) : smallTileSplits(tiles, d.k), vec4: vec4Choice(d) };
+  const p: TilePlan = { tm, bk: tm === 8 ? 8 : 16, splits: 1, vec4: vec4Choice(d) };
+  return { ...p, splits: splitsOf(d, p) };
+}
+
+/** The K split for plan `p`'s tiles (its own `splits` aside): see splitsFor and smallTileSplits. */
+export function splitsOf(d: MatmulDims, p: TilePlan): number {
+  const { rows, cols } = tileShape(p);
+  const tiles = d.batch * Math.ceil(d.m / rows) * Math.ceil(d.n / cols);
+  return rows >= 128 && cols >= 128 ? splitsFor(tiles, d.k) : smallTileSplits(tiles, d.k);
 }
 
 /**
@@ -111,16 +141,23 @@ export function forceMatmulPlan(p: MatmulPlan | null): void { forced = p; }
  * A 16-bit operand is read four elements (two words) at a time too, and widened.
  */
 export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [boolean, boolean] {
-  if (!p.vec4 || (16 * p.tm * p.bk) % 1024 !== 0) return [false, false];
+  const { rows, cols, threads } = tileShape(p);
+  if (!p.vec4 || (rows * p.bk) % (4 * threads) !== 0 || (cols * p.bk) % (4 * threads) !== 0) return [false, false];
   const ok = (t: Tensor, inner: number, stride: number) => inner % 4 === 0 && stride % 4 === 0 && t.offset % 4 === 0;
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean): string {
-  const t = 16 * tm, cb = tm / 4, loads = (t * bk) / 256, loads4 = loads / 4, stride = t / 4 + 1, slab = bk * stride;
+function tileSource(d: MatmulDims, p: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean): string {
+  const { bk, double = false } = p;
+  const { rows: tM, cols: tN, threads } = tileShape(p);
+  // Invocations are 16 columns by `ty` rows; each holds tm rows (4 apart within a group of 4, groups 4·ty apart) and
+  // tn columns (in vec4s 64 apart) of the tile.
+  const rowsOfThreads = threads / 16, rowGroups = p.tm / 4, cb = (p.tn ?? p.tm) / 4;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const strideOf = (t: number) => t / 4 + 1;
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
   const staging = (name: 'a' | 'b', kMajor: boolean, vec: boolean) => {
+    const t = name === 'a' ? tM : tN, loads = (t * bk) / threads, loads4 = loads / 4, stride = strideOf(t), slab = bk * stride;
     const idx = name === 'a' ? 'i' : 'j', base = name === 'a' ? 'row0' : 'col0', lim = name === 'a' ? 'P.M' : 'P.N';
     const S = name === 'a' ? 'As' : 'Bs';
     // kMajor: K is the contiguous axis (A, or B transposed), so rows of the tile lie P.K apart.
@@ -131,12 +168,12 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb
       return {
         regs: range(loads).map((q) => `var r${name}${q}: f32;`).join(' '),
         fetch: range(loads).map((q) => `
-    { let e = lid + ${q * 256}u; ${split}
+    { let e = lid + ${q * threads}u; ${split}
       let g${idx} = ${base} + ${idx}; let gk = k0 + kk;
       r${name}${q} = 0.0;
       if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = ld_${name}(${name}Off + ${at('g')}); } }`).join(''),
         stash: (buf: number) => range(loads).map((q) => `
-    { let e = lid + ${q * 256}u; ${split} ${S}[${buf * slab}u + kk * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}; }`).join(''),
+    { let e = lid + ${q * threads}u; ${split} ${S}[${buf * slab}u + kk * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}; }`).join(''),
       };
     }
     // vec4 reads: four consecutive k of one row (kMajor), or four consecutive rows of one k.
@@ -145,26 +182,30 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb
     return {
       regs: range(loads4).map((q) => `var r${name}${q}: vec4<f32>;`).join(' '),
       fetch: range(loads4).map((q) => `
-    { let e = lid + ${q * 256}u; ${split} ${where}
+    { let e = lid + ${q * threads}u; ${split} ${where}
       r${name}${q} = vec4<f32>();
       if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = ld4_${name}(${name}Off + ${at('g')}); } }`).join(''),
       stash: (buf: number) => range(loads4).map((q) => kMajor
         ? `
-    { let e = lid + ${q * 256}u; ${split} ${range(4).map((c) => `${S}[${buf * slab}u + (kq * 4u + ${c}u) * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}[${c}];`).join(' ')} }`
+    { let e = lid + ${q * threads}u; ${split} ${range(4).map((c) => `${S}[${buf * slab}u + (kq * 4u + ${c}u) * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}[${c}];`).join(' ')} }`
         : `
-    { let e = lid + ${q * 256}u; ${split} ${S}[${buf * slab}u + kk * ${stride}u + ${idx}q] = r${name}${q}; }`).join(''),
+    { let e = lid + ${q * threads}u; ${split} ${S}[${buf * slab}u + kk * ${stride}u + ${idx}q] = r${name}${q}; }`).join(''),
     };
   };
   const A = staging('a', !d.transA, va), B = staging('b', d.transB, vb);
-  const read = (buf: number, arr: string, kk: number, c: number, who: string) => `${arr}[${buf * slab + kk * stride + c * 16}u + ${who}]`;
-  const acc = range(tm * cb).map((x) => `var c${x} = vec4<f32>();`).join(' ');
-  const inner = (buf: number) => range(bk).map((kk) => {
-    const reads = range(cb).map((c) => `let a${c} = ${read(buf, 'As', kk, c, 'ty')}; let b${c} = ${read(buf, 'Bs', kk, c, 'tx')};`).join(' ');
-    const fmas = range(tm).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${r >> 2}[${r & 3}]), b${c}, c${r * cb + c});`)).join(' ');
-    return `{ ${reads} ${fmas} }`;
-  }).join('\n    ');
-  const store = range(tm).flatMap((r) => range(cb).map((c) => `
-  { let gi = row0 + ${(r >> 2) * 64 + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
+  const strideA = strideOf(tM), strideB = strideOf(tN);
+  const acc = range(p.tm * cb).map((x) => `var c${x} = vec4<f32>();`).join(' ');
+  // Operands of step kk are named for it, so that with `prefetch` those of kk + 1 can be read before kk's products.
+  const reads = (buf: number, kk: number) => [
+    ...range(rowGroups).map((g) => `let a${kk}_${g} = As[${buf * bk * strideA + kk * strideA + g * rowsOfThreads}u + ty];`),
+    ...range(cb).map((c) => `let b${kk}_${c} = Bs[${buf * bk * strideB + kk * strideB + c * 16}u + tx];`),
+  ].join(' ');
+  const fmas = (kk: number) => range(p.tm).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${kk}_${r >> 2}[${r & 3}]), b${kk}_${c}, c${r * cb + c});`)).join(' ');
+  const inner = (buf: number) => (p.prefetch
+    ? `{ ${reads(buf, 0)}\n    ${range(bk).map((kk) => `${kk + 1 < bk ? reads(buf, kk + 1) : ''} ${fmas(kk)}`).join('\n    ')} }`
+    : range(bk).map((kk) => `{ ${reads(buf, kk)} ${fmas(kk)} }`).join('\n    '));
+  const store = range(p.tm).flatMap((r) => range(cb).map((c) => `
+  { let gi = row0 + ${(r >> 2) * 4 * rowsOfThreads + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
     if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(cOff + gi * P.N + gj + q, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); } } } }`)).join('');
   const fetchBoth = `${A.fetch}\n${B.fetch}`;
   const stashBoth = (buf: number) => `${A.stash(buf)}\n${B.stash(buf)}`;
@@ -196,9 +237,9 @@ function tileSource(d: MatmulDims, { tm, bk, double = false }: TilePlan, [va, vb
     workgroupBarrier();`).join('\n')}
   }`;
   return `
-var<workgroup> As: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
-var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * slab}>;
-@compute @workgroup_size(256)
+var<workgroup> As: array<vec4<f32>, ${(double ? 2 : 1) * bk * strideA}>;
+var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * bk * strideB}>;
+@compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flat_group(wid, nwg);
   if (g >= P.groups) { return; }
@@ -208,8 +249,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   rest = rest / P.tilesM;
   let item = rest % P.batch;
   let split = rest / P.batch;
-  let row0 = tmi * ${t}u;
-  let col0 = tn * ${t}u;
+  let row0 = tmi * ${tM}u;
+  let col0 = tn * ${tN}u;
   let aOff = item * P.strideA;
   let bOff = item * P.strideB;
   let kStart = split * P.kPer;
@@ -229,7 +270,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
 function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}|${+bias}`;
+  const key = `${+d.transA}${+d.transB}|${p.tm}x${p.tn ?? p.tm}x${p.threads ?? 256}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}${+!!p.prefetch}|${+bias}`;
   let code = sources.get(key);
   if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias)));
   return code;
@@ -237,12 +278,12 @@ function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolea
 
 /** One output C (d.columns and d.activation are the second kernel's: see matmulGpu); `bias` is added as C is stored. */
 function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan, kPer: number, bias?: Tensor): void {
-  const t = 16 * p.tm;
-  const tilesM = Math.ceil(d.m / t), tilesN = Math.ceil(d.n / t);
+  const { rows, cols, threads } = tileShape(p);
+  const tilesM = Math.ceil(d.m / rows), tilesN = Math.ceil(d.n / cols);
   const groups = p.splits * d.batch * tilesM * tilesN;
   const vec = vec4Reads(a, b, d, p);
   launch({
-    op: 'matmul', workgroupSize: 256, shape: () => `${productShape(d)}, tiles ${t}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}`,
+    op: 'matmul', workgroupSize: threads, shape: () => `${productShape(d)}, tiles ${rows}${rows === cols ? '' : `×${cols}`}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}`,
     operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
     u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
     code: cachedSource(d, p, vec, bias !== undefined),
