@@ -43,8 +43,11 @@ export interface TilePlan {
   /** Invocations per workgroup, in rows of 16: 256 when absent. */
   threads?: 64 | 128 | 256;
   bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean;
-  /** Each step of the inner loop reads the next step's operands from workgroup memory before its multiply-adds. */
-  prefetch?: boolean;
+  /**
+   * Each step of the inner loop reads the next step's operands from workgroup memory before its multiply-adds: both
+   * (`'both'`), A's or B's alone.
+   */
+  prefetch?: 'both' | 'a' | 'b';
 }
 
 /** The rows and columns of C a workgroup of plan `p` computes, and its invocations. */
@@ -196,14 +199,18 @@ function tileSource(d: MatmulDims, p: TilePlan, [va, vb]: readonly [boolean, boo
   const strideA = strideOf(tM), strideB = strideOf(tN);
   const acc = range(p.tm * cb).map((x) => `var c${x} = vec4<f32>();`).join(' ');
   // Operands of step kk are named for it, so that with `prefetch` those of kk + 1 can be read before kk's products.
-  const reads = (buf: number, kk: number) => [
-    ...range(rowGroups).map((g) => `let a${kk}_${g} = As[${buf * bk * strideA + kk * strideA + g * rowsOfThreads}u + ty];`),
-    ...range(cb).map((c) => `let b${kk}_${c} = Bs[${buf * bk * strideB + kk * strideB + c * 16}u + tx];`),
-  ].join(' ');
+  const readsA = (buf: number, kk: number) => range(rowGroups).map((g) => `let a${kk}_${g} = As[${buf * bk * strideA + kk * strideA + g * rowsOfThreads}u + ty];`).join(' ');
+  const readsB = (buf: number, kk: number) => range(cb).map((c) => `let b${kk}_${c} = Bs[${buf * bk * strideB + kk * strideB + c * 16}u + tx];`).join(' ');
   const fmas = (kk: number) => range(p.tm).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${kk}_${r >> 2}[${r & 3}]), b${kk}_${c}, c${r * cb + c});`)).join(' ');
+  const ahead = { a: p.prefetch === 'both' || p.prefetch === 'a', b: p.prefetch === 'both' || p.prefetch === 'b' };
+  /** Step kk's reads of the operands not read ahead, the next step's reads of those that are, then kk's products. */
+  const step = (buf: number, kk: number) => {
+    const next = kk + 1 < bk;
+    return `${ahead.a ? (next ? readsA(buf, kk + 1) : '') : readsA(buf, kk)} ${ahead.b ? (next ? readsB(buf, kk + 1) : '') : readsB(buf, kk)} ${fmas(kk)}`;
+  };
   const inner = (buf: number) => (p.prefetch
-    ? `{ ${reads(buf, 0)}\n    ${range(bk).map((kk) => `${kk + 1 < bk ? reads(buf, kk + 1) : ''} ${fmas(kk)}`).join('\n    ')} }`
-    : range(bk).map((kk) => `{ ${reads(buf, kk)} ${fmas(kk)} }`).join('\n    '));
+    ? `{ ${ahead.a ? readsA(buf, 0) : ''} ${ahead.b ? readsB(buf, 0) : ''}\n    ${range(bk).map((kk) => step(buf, kk)).join('\n    ')} }`
+    : range(bk).map((kk) => `{ ${readsA(buf, kk)} ${readsB(buf, kk)} ${fmas(kk)} }`).join('\n    '));
   const store = range(p.tm).flatMap((r) => range(cb).map((c) => `
   { let gi = row0 + ${(r >> 2) * 4 * rowsOfThreads + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
     if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(cOff + gi * P.N + gj + q, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); } } } }`)).join('');
@@ -270,7 +277,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
 function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}x${p.tn ?? p.tm}x${p.threads ?? 256}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}${+!!p.prefetch}|${+bias}`;
+  const key = `${+d.transA}${+d.transB}|${p.tm}x${p.tn ?? p.tm}x${p.threads ?? 256}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}${p.prefetch ?? ''}|${+bias}`;
   let code = sources.get(key);
   if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias)));
   return code;
