@@ -23,7 +23,7 @@ const plans: [TilePlan, readonly (readonly [boolean, boolean])[]][] = [
   // Invocations holding more rows than columns or the reverse, fewer invocations, and the prefetching inner loop.
   [{ tm: 16, tn: 8, threads: 128, bk: 8, splits: 1, vec4: 'both', prefetch: 'both' }, every], [{ tm: 8, tn: 16, threads: 128, bk: 8, splits: 2, vec4: 'b', alternate: true }, [[false, false], [true, true]]],
   [{ tm: 8, threads: 128, bk: 8, splits: 1, prefetch: 'a', double: true }, [[false, true], [true, false]]],
-  [{ tm: 8, bk: 8, splits: 3, vec4: 'both', alternate: true, prefetch: 'both' }, every], [{ tm: 16, tn: 4, threads: 64, bk: 4, splits: 1, prefetch: 'b' }, [[false, true]]],
+  [{ tm: 8, bk: 8, splits: 3, vec4: 'both', alternate: true, prefetch: 'both' }, every], [{ tm: 8, bk: 8, splits: 1, vec4: 'both', prefetch: 'late' }, every], [{ tm: 16, tn: 4, threads: 64, bk: 4, splits: 1, prefetch: 'b' }, [[false, true]]],
 ];
 // Odd sizes exercise every edge guard and turn vec4 reads off; sizes that are multiples of 4 turn them on.
 const sizes = [[70, 150, 133], [68, 152, 132]] as const;

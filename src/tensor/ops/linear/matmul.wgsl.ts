@@ -45,9 +45,9 @@ export interface TilePlan {
   bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean;
   /**
    * Each step of the inner loop reads the next step's operands from workgroup memory before its multiply-adds: both
-   * (`'both'`), A's or B's alone.
+   * (`'both'`), A's or B's alone, or both after the current step's first four rows of products (`'late'`).
    */
-  prefetch?: 'both' | 'a' | 'b';
+  prefetch?: 'both' | 'a' | 'b' | 'late';
   /**
    * Two buffers of workgroup memory as `double`, but one copy of the loop, which alternates between them through a
    * variable offset (`double` unrolls two copies with constant offsets).
@@ -215,11 +215,16 @@ function tileSource(d: MatmulDims, p: TilePlan, [va, vb]: readonly [boolean, boo
   // Operands of step kk are named for it, so that with `prefetch` those of kk + 1 can be read before kk's products.
   const readsA = (buf: Buffer, kk: number) => range(rowGroups).map((g) => `let a${kk}_${g} = As[${at0('a', buf, bk * strideA, kk * strideA + g * rowsOfThreads)} + ty];`).join(' ');
   const readsB = (buf: Buffer, kk: number) => range(cb).map((c) => `let b${kk}_${c} = Bs[${at0('b', buf, bk * strideB, kk * strideB + c * 16)} + tx];`).join(' ');
-  const fmas = (kk: number) => range(p.tm).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${kk}_${r >> 2}[${r & 3}]), b${kk}_${c}, c${r * cb + c});`)).join(' ');
-  const ahead = { a: p.prefetch === 'both' || p.prefetch === 'a', b: p.prefetch === 'both' || p.prefetch === 'b' };
-  /** Step kk's reads of the operands not read ahead, the next step's reads of those that are, then kk's products. */
+  /** Step kk's products of rows `from` to `to`. */
+  const fmas = (kk: number, from = 0, to = p.tm) => range(to - from).map((i) => i + from).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${kk}_${r >> 2}[${r & 3}]), b${kk}_${c}, c${r * cb + c});`)).join(' ');
+  const ahead = { a: p.prefetch === 'both' || p.prefetch === 'a' || p.prefetch === 'late', b: p.prefetch === 'both' || p.prefetch === 'b' || p.prefetch === 'late' };
+  /**
+   * Step kk's reads of the operands not read ahead, the next step's reads of those that are, then kk's products; or
+   * (`late`) the next step's reads after the products of kk's first four rows, when their A is no longer needed.
+   */
   const step = (buf: Buffer, kk: number) => {
     const next = kk + 1 < bk;
+    if (p.prefetch === 'late') return `${fmas(kk, 0, 4)} ${next ? `${readsA(buf, kk + 1)} ${readsB(buf, kk + 1)}` : ''} ${fmas(kk, 4)}`;
     return `${ahead.a ? (next ? readsA(buf, kk + 1) : '') : readsA(buf, kk)} ${ahead.b ? (next ? readsB(buf, kk + 1) : '') : readsB(buf, kk)} ${fmas(kk)}`;
   };
   const inner = (buf: Buffer) => (p.prefetch
