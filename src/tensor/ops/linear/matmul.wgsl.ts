@@ -107,7 +107,8 @@ export function plan(d: MatmulDims): MatmulPlan {
 
 export function tilePlan(d: MatmulDims): TilePlan {
   const tm = d.m >= 128 && d.n >= 128 ? 8 : 4;
-  const p: TilePlan = { tm, bk: tm === 8 ? 8 : 16, splits: 1, vec4: vec4Choice(d) };
+  const vec4 = vec4Choice(d);
+  const p: TilePlan = { tm, bk: tm === 8 ? 8 : 16, splits: 1, vec4, ...(tm === 8 && !d.transA && !d.transB && { prefetch: 'both' as const }) };
   return { ...p, splits: splitsOf(d, p) };
 }
 
