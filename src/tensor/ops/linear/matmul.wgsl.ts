@@ -9,7 +9,8 @@ import { epilogue, epilogueHelpers, launchRows, outputOperands, productShape, ro
  * are staged through workgroup memory as vec4s, so the inner loop does TM² multiply-adds per 2·TM/4 vec4 reads;
  * the next slab is fetched into registers while the current one is multiplied, as vec4s where the layout allows it
  * (`vec4Choice`). Rows of the staged slabs are padded by one vec4 so that the scalar stores of a warp spread over the
- * memory banks.
+ * memory banks. Other tile shapes (`tn`, `threads`) and loop orders (`prefetch`, `double`, `alternate`) can be forced
+ * for benchmarks; bench/results/matmul.md records what each measured.
  *
  * A product with too few tiles to fill the GPU evenly (512 rows against a 5120×2560 weight is 80 tiles on 132
  * multiprocessors, each running a 5120-long loop) is split along K (`splitsFor`): each split writes its partial
@@ -105,6 +106,11 @@ export function plan(d: MatmulDims): MatmulPlan {
   return rowsPlan(d) ?? tilePlan(d);
 }
 
+/**
+ * 128² tiles where both sides of C are large, with vec4 reads per `vec4Choice`. A·B reads each step's operands from
+ * workgroup memory one step ahead (`prefetch`): 7% faster on the H100 at 2048³, 512×10240×2560 and 4096³, where the
+ * same order made A·Bᵀ 13–19% slower (bench/results/matmul.md, 2026-12-06 05:18–05:32).
+ */
 export function tilePlan(d: MatmulDims): TilePlan {
   const tm = d.m >= 128 && d.n >= 128 ? 8 : 4;
   const vec4 = vec4Choice(d);
