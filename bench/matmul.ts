@@ -86,11 +86,16 @@ async function time(gpu: WebGPUBackend, s: Shape, reps: number, forced: MatmulPl
 /** Operands of the heating products, made once: making them on the host would itself leave the GPU idle. */
 let heatOperands: [Tensor, Tensor] | null = null;
 
-/** Runs 2048³ products for 0.4 s, so that the GPU's clocks are up when a measurement starts. */
+/**
+ * Runs 2048³ products for 0.4 s, so that the GPU's clocks are up when a measurement starts; 3 s the first time. Right
+ * after the PyTorch reference left the GPU, 0.4 s was not enough: the first product timed read 9.8 TFLOP/s and the
+ * same kernel 38.3 in the next run, the plans timed after it rising over some 5 s (matmul.md, 2026-12-06 05:50).
+ */
 async function heat(gpu: WebGPUBackend): Promise<void> {
+  const first = heatOperands === null;
   const [a, b] = heatOperands ??= [randn([2048, 2048], 3), randn([2048, 2048], 4)];
   const start = performance.now();
-  while (performance.now() - start < 400) {
+  while (performance.now() - start < (first ? 3000 : 400)) {
     for (let i = 0; i < 10; i++) matmul(a, b).dispose();
     await gpu.sync();
   }
@@ -102,7 +107,7 @@ const planName = (p: MatmulPlan) => {
   const { rows, cols, threads } = tileShape(p);
   const shape = rows === cols ? `${rows}²` : `${rows}×${cols}`;
   const custom = p.tn !== undefined || p.threads !== undefined ? ` (${p.tm}×${p.tn ?? p.tm} each, ${threads} invocations)` : '';
-  return `${shape} tiles${custom}, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}${p.alternate ? ', 2 buffers in one loop' : ''}${p.prefetch ? `, prefetch ${({ both: 'A and B', a: 'A', b: 'B', late: 'A and B after four rows' })[p.prefetch]}` : ''}`;
+  return `${shape} tiles${custom}, BK ${p.bk}${p.splits > 1 ? `, K split ${p.splits}` : ''}${p.vec4 ? `, vec4 ${p.vec4 === 'both' ? 'A and B' : p.vec4.toUpperCase()}` : ''}${p.double ? ', 2 buffers' : ''}${p.alternate ? ', 2 buffers in one loop' : ''}${p.unchecked ? ', unchecked' : ''}${p.prefetch ? `, prefetch ${({ both: 'A and B', a: 'A', b: 'B', late: 'A and B after four rows' })[p.prefetch]}` : ''}`;
 };
 
 async function main(o: Opts): Promise<void> {
@@ -123,13 +128,13 @@ async function main(o: Opts): Promise<void> {
       if (![32, 64, 128, 256].includes(lanes) || ![1, 2, 4].includes(cols)) throw new Error(`--variants: '${v}' is not rLANESxCOLS with LANES 32, 64, 128 or 256 and COLS 1, 2 or 4`);
       return { kind: 'rows', lanes, cols };
     }
-    const m = /^(\d+)x(\d+)(?:n(\d+))?(?:w(\d+))?(s\d*|)(v|va|vb|)(d|o|)(p|pa|pb|pl|)$/.exec(v);
+    const m = /^(\d+)x(\d+)(?:n(\d+))?(?:w(\d+))?(s\d*|)(v|va|vb|)(d|o|)(p|pa|pb|pl|)(u?)$/.exec(v);
     const vec4 = ({ v: 'both', va: 'a', vb: 'b' } as const)[m?.[6] as 'v' | 'va' | 'vb'];
     const p = m && {
       tm: Number(m[1]) as TilePlan['tm'], bk: Number(m[2]), ...(m[3] && { tn: Number(m[3]) as TilePlan['tm'] }), ...(m[4] && { threads: Number(m[4]) as 256 }),
-      splits: m[5]!.length > 1 ? Number(m[5]!.slice(1)) : 1, split: m[5] === 's', ...(vec4 && { vec4 }), double: m[7] === 'd', alternate: m[7] === 'o', ...(m[8] && { prefetch: ({ p: 'both', pa: 'a', pb: 'b', pl: 'late' } as const)[m[8] as 'p' | 'pa' | 'pb' | 'pl'] }),
+      splits: m[5]!.length > 1 ? Number(m[5]!.slice(1)) : 1, split: m[5] === 's', ...(vec4 && { vec4 }), double: m[7] === 'd', alternate: m[7] === 'o', unchecked: m[9] === 'u', ...(m[8] && { prefetch: ({ p: 'both', pa: 'a', pb: 'b', pl: 'late' } as const)[m[8] as 'p' | 'pa' | 'pb' | 'pl'] }),
     };
-    if (!p || !validTilePlan(p)) throw new Error(`--variants: '${v}' is not TMxBK[nTN][wTHREADS][s|sN][v|va|vb][d|o][p|pa|pb|pl] (TM, TN 4, 8 or 16 rows and columns per invocation; THREADS 64, 128 or 256; BK a multiple of 4 that every invocation stages evenly), nor rLANESxCOLS (the few-row kernel)`);
+    if (!p || !validTilePlan(p)) throw new Error(`--variants: '${v}' is not TMxBK[nTN][wTHREADS][s|sN][v|va|vb][d|o][p|pa|pb|pl][u] (TM, TN 4, 8 or 16 rows and columns per invocation; THREADS 64, 128 or 256; BK a multiple of 4 that every invocation stages evenly), nor rLANESxCOLS (the few-row kernel)`);
     return p;
   });
   const rows = [];
@@ -175,7 +180,7 @@ async function main(o: Opts): Promise<void> {
 await new Command('matmul')
   .description('float32 matmul throughput on the GPU, factlab beside PyTorch')
   .option('--shapes <list>', 'MxKxN:nn|nt|tn[:bf16|:f16][:intoQ][:bias|:softplus], comma-separated', DEFAULT_SHAPES)
-  .option('--variants <list>', 'forced tile plans TMxBK[nTN: TN columns per invocation][wTHREADS: invocations][s: split K as planned, sN: in N][v, va, vb: vec4 reads of both, A, B][d: two buffers, o: two buffers in one loop][p, pa, pb, pl: prefetch of both, A, B, both after four rows] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
+  .option('--variants <list>', 'forced tile plans TMxBK[nTN: TN columns per invocation][wTHREADS: invocations][s: split K as planned, sN: in N][v, va, vb: vec4 reads of both, A, B][d: two buffers, o: two buffers in one loop][p, pa, pb, pl: prefetch of both, A, B, both after four rows][u: no bounds checks where tiles are whole] to time beside the chosen one', '8x8s,8x16s,4x16s,8x8,4x16')
   .option('--reps <n>', 'products per round', (v) => Number(v), 50)
   .option('--python <path>', 'python with torch', process.env.FACTLAB_PYTHON ?? 'python3')
   .option('--no-reference', 'time factlab only')

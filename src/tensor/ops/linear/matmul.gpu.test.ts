@@ -9,7 +9,7 @@ import { cpuBackend } from '../../backends/cpu/cpu-backend.js';
 import { tensor } from '../../creation.js';
 import { values } from '../../testing/reference.js';
 import { linearSplit, matmul, type ProductOptions } from './matmul.js';
-import { forceMatmulPlan, plan, tileShape, validTilePlan, type MatmulPlan, type TilePlan } from './matmul.wgsl.js';
+import { forceMatmulPlan, plan, tileShape, validTilePlan, wholeTiles, type MatmulPlan, type TilePlan } from './matmul.wgsl.js';
 import type { RowsPlan } from './matmul-rows.wgsl.js';
 
 const gpu = await initWebGPU();
@@ -62,6 +62,20 @@ for (const [p, layouts] of plans) {
     }
   });
 }
+
+// Plans without bounds checks: on whole tiles they run unchecked (wholeTiles), on ragged ones the checked code.
+test('matmul plans without bounds checks equal the CPU product on whole tiles and fall back on ragged ones', async () => {
+  const unchecked: TilePlan[] = [
+    { tm: 8, bk: 8, splits: 2, vec4: 'both', unchecked: true }, { tm: 8, bk: 8, splits: 1, vec4: 'b', prefetch: 'both', unchecked: true },
+    { tm: 4, bk: 16, splits: 1, unchecked: true },
+  ];
+  for (const p of unchecked) for (const [m, k, n] of [[128, 64, 256], [70, 150, 133]] as const) for (const [tA, tB] of every) {
+    const dims = { batch: 1, m, k, n, transA: tA, transB: tB, strideA: 0, strideB: 0 };
+    assert.equal(wholeTiles(dims, p), m === 128, `${m}x${k}x${n} is ${m === 128 ? '' : 'not '}whole tiles`);
+    await agreesWithCpu(p, { values: values(m * k, 3), shape: tA ? [k, m] : [m, k] }, { values: values(k * n, 4), shape: tB ? [n, k] : [k, n] },
+      { transA: tA, transB: tB, ...(tA && tB && { biasValues: values(n, 5) }), ...(!tA && tB && { columns: [n - 40, 30, 10] }) }, `unchecked ${JSON.stringify(p)} ${m}x${k}x${n} tA=${tA} tB=${tB}`);
+  }
+});
 
 // The few-row kernel (A·Bᵀ only), forced: every lane and column count, rows that fill a block, leave it ragged
 // or need a second block, odd K (scalar reads) and K a multiple of 4 (vec4 reads), A transposed or not, batches,

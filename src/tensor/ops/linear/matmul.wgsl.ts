@@ -1,6 +1,9 @@
 import type { Tensor } from '../../tensor.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
 import { epilogue, epilogueHelpers, launchRows, outputOperands, productShape, rowsPlan, storeC, type RowsPlan } from './matmul-rows.wgsl.js';
+import { tileShape, tileSource, wholeTiles, type TilePlan } from './matmul-tiles.wgsl.js';
+
+export { tileShape, validTilePlan, wholeTiles, type TilePlan } from './matmul-tiles.wgsl.js';
 
 /**
  * C = op(A)·op(B) in WGSL. A workgroup of 16×16 invocations computes a T×T output tile, each invocation a TM×TM
@@ -9,8 +12,9 @@ import { epilogue, epilogueHelpers, launchRows, outputOperands, productShape, ro
  * are staged through workgroup memory as vec4s, so the inner loop does TM² multiply-adds per 2·TM/4 vec4 reads;
  * the next slab is fetched into registers while the current one is multiplied, as vec4s where the layout allows it
  * (`vec4Choice`). Rows of the staged slabs are padded by one vec4 so that the scalar stores of a warp spread over the
- * memory banks. Other tile shapes (`tn`, `threads`) and loop orders (`prefetch`, `double`, `alternate`) can be forced
- * for benchmarks; bench/results/matmul.md records what each measured.
+ * memory banks. The kernel's WGSL is generated in matmul-tiles.wgsl.ts; other tile shapes (`tn`, `threads`), loop
+ * orders (`prefetch`, `double`, `alternate`) and unchecked whole tiles can be forced for benchmarks, and
+ * bench/results/matmul.md records what each measured.
  *
  * A product with too few tiles to fill the GPU evenly (512 rows against a 5120×2560 weight is 80 tiles on 132
  * multiprocessors, each running a 5120-long loop) is split along K (`splitsFor`): each split writes its partial
@@ -30,44 +34,6 @@ export interface MatmulDims {
   activation?: 'softplus' | null;
 }
 
-/**
- * Tile shape and K split, chosen by `plan` unless a benchmark or test forces one. `vec4` reads an operand's slabs
- * from memory as vec4s where its layout allows it (see `vec4Reads`); `double` stages slabs through two buffers of
- * workgroup memory, so one barrier per slab suffices where one buffer needs two.
- */
-export interface TilePlan {
-  kind?: 'tiles';
-  /** Rows of C each invocation holds. */
-  tm: 4 | 8 | 16;
-  /** Columns of C each invocation holds: tm when absent. */
-  tn?: 4 | 8 | 16;
-  /** Invocations per workgroup, in rows of 16: 256 when absent. */
-  threads?: 64 | 128 | 256;
-  bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean;
-  /**
-   * Each step of the inner loop reads the next step's operands from workgroup memory before its multiply-adds: both
-   * (`'both'`), A's or B's alone, or both after the current step's first four rows of products (`'late'`).
-   */
-  prefetch?: 'both' | 'a' | 'b' | 'late';
-  /**
-   * Two buffers of workgroup memory as `double`, but one copy of the loop, which alternates between them through a
-   * variable offset (`double` unrolls two copies with constant offsets).
-   */
-  alternate?: boolean;
-}
-
-/** The rows and columns of C a workgroup of plan `p` computes, and its invocations. */
-export function tileShape(p: TilePlan): { rows: number; cols: number; threads: number } {
-  const threads = p.threads ?? 256;
-  return { rows: (threads / 16) * p.tm, cols: 16 * (p.tn ?? p.tm), threads };
-}
-
-/** Whether plan `p` can be generated: whole vec4s of accumulators, and every invocation staging as many elements. */
-export function validTilePlan(p: TilePlan): boolean {
-  const { rows, cols, threads } = tileShape(p);
-  return [4, 8, 16].includes(p.tm) && [4, 8, 16].includes(p.tn ?? p.tm) && [64, 128, 256].includes(threads) && p.bk >= 4 && p.bk % 4 === 0
-    && (rows * p.bk) % threads === 0 && (cols * p.bk) % threads === 0;
-}
 /** A product's kernel: tiles (`TilePlan`), or the few-row kernel of matmul-rows.wgsl.ts. */
 export type MatmulPlan = TilePlan | RowsPlan;
 
@@ -162,166 +128,14 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [bo
   return [p.vec4 !== 'b' && ok(a, d.transA ? d.m : d.k, d.strideA), p.vec4 !== 'a' && ok(b, d.transB ? d.k : d.n, d.strideB)];
 }
 
-/** A buffer of workgroup memory: 0 or 1, or the one a loop alternating between them reads or stages. */
-type Buffer = number | 'cur' | 'next';
-
-function tileSource(d: MatmulDims, p: TilePlan, [va, vb]: readonly [boolean, boolean], bias: boolean): string {
-  const { bk, double = false } = p;
-  const { rows: tM, cols: tN, threads } = tileShape(p);
-  // Invocations are 16 columns by `ty` rows; each holds tm rows (4 apart within a group of 4, groups 4·ty apart) and
-  // tn columns (in vec4s 64 apart) of the tile.
-  const rowsOfThreads = threads / 16, rowGroups = p.tm / 4, cb = (p.tn ?? p.tm) / 4;
-  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-  const strideOf = (t: number) => t / 4 + 1;
-  /**
-   * Where element `offset` of an operand's buffer `buf` lies in its workgroup array: buffer 0 or 1 as a constant, or
-   * the buffer the loop reads (`cur`) or stages (`next`) where one copy of the loop alternates between two.
-   */
-  const at0 = (name: 'a' | 'b', buf: Buffer, slab: number, offset: number) =>
-    (typeof buf === 'number' ? `${buf * slab + offset}u` : `${buf}_${name} + ${offset}u`);
-  /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
-  const staging = (name: 'a' | 'b', kMajor: boolean, vec: boolean) => {
-    const t = name === 'a' ? tM : tN, loads = (t * bk) / threads, loads4 = loads / 4, stride = strideOf(t), slab = bk * stride;
-    const idx = name === 'a' ? 'i' : 'j', base = name === 'a' ? 'row0' : 'col0', lim = name === 'a' ? 'P.M' : 'P.N';
-    const S = name === 'a' ? 'As' : 'Bs';
-    // kMajor: K is the contiguous axis (A, or B transposed), so rows of the tile lie P.K apart.
-    const at = (g: string) => (kMajor ? `${g}${idx} * P.K + gk` : `gk * ${lim} + ${g}${idx}`);
-    if (!vec) {
-      // Which tile coordinate runs fastest over the loads: the one contiguous in memory.
-      const split = kMajor ? `let kk = e % ${bk}u; let ${idx} = e / ${bk}u;` : `let ${idx} = e % ${t}u; let kk = e / ${t}u;`;
-      return {
-        regs: range(loads).map((q) => `var r${name}${q}: f32;`).join(' '),
-        fetch: range(loads).map((q) => `
-    { let e = lid + ${q * threads}u; ${split}
-      let g${idx} = ${base} + ${idx}; let gk = k0 + kk;
-      r${name}${q} = 0.0;
-      if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = ld_${name}(${name}Off + ${at('g')}); } }`).join(''),
-        stash: (buf: Buffer) => range(loads).map((q) => `
-    { let e = lid + ${q * threads}u; ${split} ${S}[${at0(name, buf, slab, 0)} + kk * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}; }`).join(''),
-      };
-    }
-    // vec4 reads: four consecutive k of one row (kMajor), or four consecutive rows of one k.
-    const split = kMajor ? `let kq = e % ${bk / 4}u; let ${idx} = e / ${bk / 4}u;` : `let ${idx}q = e % ${t / 4}u; let kk = e / ${t / 4}u;`;
-    const where = kMajor ? `let g${idx} = ${base} + ${idx}; let gk = k0 + kq * 4u;` : `let g${idx} = ${base} + ${idx}q * 4u; let gk = k0 + kk;`;
-    return {
-      regs: range(loads4).map((q) => `var r${name}${q}: vec4<f32>;`).join(' '),
-      fetch: range(loads4).map((q) => `
-    { let e = lid + ${q * threads}u; ${split} ${where}
-      r${name}${q} = vec4<f32>();
-      if (g${idx} < ${lim} && gk < kEnd) { r${name}${q} = ld4_${name}(${name}Off + ${at('g')}); } }`).join(''),
-      stash: (buf: Buffer) => range(loads4).map((q) => kMajor
-        ? `
-    { let e = lid + ${q * threads}u; ${split} ${range(4).map((c) => `${S}[${at0(name, buf, slab, 0)} + (kq * 4u + ${c}u) * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}[${c}];`).join(' ')} }`
-        : `
-    { let e = lid + ${q * threads}u; ${split} ${S}[${at0(name, buf, slab, 0)} + kk * ${stride}u + ${idx}q] = r${name}${q}; }`).join(''),
-    };
-  };
-  const A = staging('a', !d.transA, va), B = staging('b', d.transB, vb);
-  const strideA = strideOf(tM), strideB = strideOf(tN);
-  const acc = range(p.tm * cb).map((x) => `var c${x} = vec4<f32>();`).join(' ');
-  // Operands of step kk are named for it, so that with `prefetch` those of kk + 1 can be read before kk's products.
-  const readsA = (buf: Buffer, kk: number) => range(rowGroups).map((g) => `let a${kk}_${g} = As[${at0('a', buf, bk * strideA, kk * strideA + g * rowsOfThreads)} + ty];`).join(' ');
-  const readsB = (buf: Buffer, kk: number) => range(cb).map((c) => `let b${kk}_${c} = Bs[${at0('b', buf, bk * strideB, kk * strideB + c * 16)} + tx];`).join(' ');
-  /** Step kk's products of rows `from` to `to`. */
-  const fmas = (kk: number, from = 0, to = p.tm) => range(to - from).map((i) => i + from).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${kk}_${r >> 2}[${r & 3}]), b${kk}_${c}, c${r * cb + c});`)).join(' ');
-  const ahead = { a: p.prefetch === 'both' || p.prefetch === 'a' || p.prefetch === 'late', b: p.prefetch === 'both' || p.prefetch === 'b' || p.prefetch === 'late' };
-  /**
-   * Step kk's reads of the operands not read ahead, the next step's reads of those that are, then kk's products; or
-   * (`late`) the next step's reads after the products of kk's first four rows, when their A is no longer needed.
-   */
-  const step = (buf: Buffer, kk: number) => {
-    const next = kk + 1 < bk;
-    if (p.prefetch === 'late') return `${fmas(kk, 0, 4)} ${next ? `${readsA(buf, kk + 1)} ${readsB(buf, kk + 1)}` : ''} ${fmas(kk, 4)}`;
-    return `${ahead.a ? (next ? readsA(buf, kk + 1) : '') : readsA(buf, kk)} ${ahead.b ? (next ? readsB(buf, kk + 1) : '') : readsB(buf, kk)} ${fmas(kk)}`;
-  };
-  const inner = (buf: Buffer) => (p.prefetch
-    ? `{ ${ahead.a ? readsA(buf, 0) : ''} ${ahead.b ? readsB(buf, 0) : ''}\n    ${range(bk).map((kk) => step(buf, kk)).join('\n    ')} }`
-    : range(bk).map((kk) => `{ ${readsA(buf, kk)} ${readsB(buf, kk)} ${fmas(kk)} }`).join('\n    '));
-  const store = range(p.tm).flatMap((r) => range(cb).map((c) => `
-  { let gi = row0 + ${(r >> 2) * 4 * rowsOfThreads + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
-    if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(cOff + gi * P.N + gj + q, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); } } } }`)).join('');
-  const fetchBoth = `${A.fetch}\n${B.fetch}`;
-  const stashBoth = (buf: Buffer) => `${A.stash(buf)}\n${B.stash(buf)}`;
-  // The next slab is fetched into registers while the current one is multiplied.
-  const body = p.alternate ? `
-  ${fetchBoth}
-  ${stashBoth(0)}
-  workgroupBarrier();
-  var cur_a = 0u; var cur_b = 0u;
-  loop {
-    k0 = k0 + ${bk}u;
-    if (k0 < kEnd) {
-      ${fetchBoth}
-    }
-    ${inner('cur')}
-    if (k0 >= kEnd) { break; }
-    let next_a = ${bk * strideA}u - cur_a; let next_b = ${bk * strideB}u - cur_b;
-    ${stashBoth('next')}
-    workgroupBarrier();
-    cur_a = next_a; cur_b = next_b;
-  }` : !double ? `
-  ${fetchBoth}
-  while (k0 < kEnd) {
-    workgroupBarrier();
-    ${stashBoth(0)}
-    workgroupBarrier();
-    k0 = k0 + ${bk}u;
-    if (k0 < kEnd) {
-      ${fetchBoth}
-    }
-    ${inner(0)}
-  }` : `
-  ${fetchBoth}
-  ${stashBoth(0)}
-  workgroupBarrier();
-  loop {
-    ${range(2).map((buf) => `
-    k0 = k0 + ${bk}u;
-    if (k0 < kEnd) {
-      ${fetchBoth}
-    }
-    ${inner(buf)}
-    if (k0 >= kEnd) { break; }
-    ${stashBoth(1 - buf)}
-    workgroupBarrier();`).join('\n')}
-  }`;
-  return `
-var<workgroup> As: array<vec4<f32>, ${(double || p.alternate ? 2 : 1) * bk * strideA}>;
-var<workgroup> Bs: array<vec4<f32>, ${(double || p.alternate ? 2 : 1) * bk * strideB}>;
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let g = flat_group(wid, nwg);
-  if (g >= P.groups) { return; }
-  let tn = g % P.tilesN;
-  var rest = g / P.tilesN;
-  let tmi = rest % P.tilesM;
-  rest = rest / P.tilesM;
-  let item = rest % P.batch;
-  let split = rest / P.batch;
-  let row0 = tmi * ${tM}u;
-  let col0 = tn * ${tN}u;
-  let aOff = item * P.strideA;
-  let bOff = item * P.strideB;
-  let kStart = split * P.kPer;
-  let kEnd = min(P.K, kStart + P.kPer);
-  let tx = lid % 16u;
-  let ty = lid / 16u;
-  ${acc}
-  ${A.regs} ${B.regs}
-  var k0 = kStart;
-  ${body}
-  let cOff = (split * P.batch + item) * P.M * P.N;
-  ${store}
-}`;
-}
 
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
-function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}x${p.tn ?? p.tm}x${p.threads ?? 256}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}${+!!p.alternate}${p.prefetch ?? ''}|${+bias}`;
+function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, checks: boolean): string {
+  const key = `${+d.transA}${+d.transB}|${p.tm}x${p.tn ?? p.tm}x${p.threads ?? 256}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}${+!!p.alternate}${p.prefetch ?? ''}|${+bias}${+checks}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias)));
+  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias, checks)));
   return code;
 }
 
@@ -335,7 +149,7 @@ function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan
     op: 'matmul', workgroupSize: threads, shape: () => `${productShape(d)}, tiles ${rows}${rows === cols ? '' : `×${cols}`}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}`,
     operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
     u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
-    code: cachedSource(d, p, vec, bias !== undefined),
+    code: cachedSource(d, p, vec, bias !== undefined, !(p.unchecked && wholeTiles(d, p))),
     groups,
   });
 }
