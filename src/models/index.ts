@@ -3,6 +3,7 @@ export * from './hooks.js';
 export * from './sites.js';
 export * from './params.js';
 export * from './load.js';
+export * from './load-files.js';
 export * from './build.js';
 export { randomModel } from './random.js';
 export { MambaModel } from './mamba.js';

@@ -1,7 +1,7 @@
-import { closeSync, readSync, writeSync } from 'node:fs';
-import { endianness } from 'node:os';
-import { constants } from 'node:buffer';
+import type * as Fs from 'node:fs';
+import type * as NodeBuffer from 'node:buffer';
 import { FactlabError } from '../../tensor/errors.js';
+import { nodeBuiltin, requireNodeBuiltin } from '../../tensor/node-builtins.js';
 import { BYTES_PER_ELEMENT, float16ToFloat32, type AnyTypedArray, type DType } from '../../tensor/dtype.js';
 import { tensor } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -25,7 +25,9 @@ export function engineDType(stored: string, keep16: boolean): DType {
   return stored.startsWith('F') ? 'float32' : 'int32';
 }
 
-export const HOST_LITTLE_ENDIAN = endianness() === 'LE';
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const fs = () => requireNodeBuiltin<typeof Fs>('node:fs', 'reading and writing checkpoint files');
 
 /** Reverses each `width`-byte element in place, for data whose byte order is not the host's. */
 export function swapBytes(raw: Uint8Array, width: number): void {
@@ -51,7 +53,7 @@ export function setIoChunkBytes(bytes = 1 << 30): void {
 export function readFully(fd: number, buf: Uint8Array, position: number, file: string, what: string): void {
   let done = 0;
   while (done < buf.length) {
-    const n = readSync(fd, buf, done, Math.min(IO_CHUNK, buf.length - done), position + done);
+    const n = fs().readSync(fd, buf, done, Math.min(IO_CHUNK, buf.length - done), position + done);
     if (n === 0) throw new FactlabError(`${file}: ${what} is cut short: ${buf.length} bytes were expected at offset ${position}, but the file ends after ${done} (truncated file?)`);
     done += n;
   }
@@ -59,20 +61,24 @@ export function readFully(fd: number, buf: Uint8Array, position: number, file: s
 
 export function writeFully(fd: number, buf: Uint8Array, position: number): void {
   let done = 0;
-  while (done < buf.length) done += writeSync(fd, buf, done, Math.min(IO_CHUNK, buf.length - done), position + done);
+  while (done < buf.length) done += fs().writeSync(fd, buf, done, Math.min(IO_CHUNK, buf.length - done), position + done);
 }
+
+/** The most bytes one typed array may hold: Node's own limit; a browser's is its own, and its RangeError names no tensor. */
+const maxArrayBytes = () => nodeBuiltin<typeof NodeBuffer>('node:buffer')?.constants.MAX_LENGTH ?? Infinity;
 
 /**
  * A zeroed byte buffer for `n` bytes of `what`. One JavaScript typed array holds at most 4 GiB (Node 20), which
  * no single weight of a released model reaches; past it the error names the tensor instead of a RangeError.
  */
 export function allocBytes(n: number, what: string): Uint8Array {
-  if (n > constants.MAX_LENGTH) throw new FactlabError(`${what} needs ${n} bytes in one array, more than the ${constants.MAX_LENGTH} that JavaScript allows`);
+  const most = maxArrayBytes();
+  if (n > most) throw new FactlabError(`${what} needs ${n} bytes in one array, more than the ${most} that JavaScript allows`);
   return new Uint8Array(n);
 }
 
 export function closeQuietly(fd: number): void {
-  try { closeSync(fd); } catch { /* already closed or never fully opened: nothing left to release */ }
+  try { fs().closeSync(fd); } catch { /* already closed or never fully opened: nothing left to release */ }
 }
 
 let f16Table: Float32Array | undefined;
@@ -118,7 +124,7 @@ export function decode(raw: Uint8Array, stored: string, keep16: boolean, where: 
   const n = raw.length / width;
   const buf = raw.buffer;
   const dtype = engineDType(stored, keep16);
-  if (n * BYTES_PER_ELEMENT[dtype] > constants.MAX_LENGTH) allocBytes(n * BYTES_PER_ELEMENT[dtype], `${where} as ${dtype}`);
+  if (n * BYTES_PER_ELEMENT[dtype] > maxArrayBytes()) allocBytes(n * BYTES_PER_ELEMENT[dtype], `${where} as ${dtype}`);
   switch (stored) {
     case 'F32': return { data: new Float32Array(buf, 0, n), dtype };
     case 'I32': return { data: new Int32Array(buf, 0, n), dtype };

@@ -1,7 +1,8 @@
-import { fstatSync, fsyncSync, openSync, renameSync, unlinkSync, closeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import type * as Fs from 'node:fs';
+import type * as Path from 'node:path';
+import type * as Crypto from 'node:crypto';
 import { FactlabError } from '../../tensor/errors.js';
+import { requireNodeBuiltin } from '../../tensor/node-builtins.js';
 import type { DType } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { fmt } from '../../tensor/shape.js';
@@ -70,40 +71,86 @@ function parseHeader(file: string, json: unknown, text: string, dataBytes: numbe
   return { entries, metadata };
 }
 
+/**
+ * Where a checkpoint's bytes come from: a file, read at positions (Node), or bytes already in memory (a file a
+ * browser's page was given).
+ */
+interface ByteSource {
+  readonly size: number;
+  /** Fills `into` from byte `position` on; `what` names the bytes in errors. */
+  read(into: Uint8Array, position: number, what: string): void;
+  close(): void;
+}
+
+function fileSource(path: string): ByteSource {
+  const fs = requireNodeBuiltin<typeof Fs>('node:fs', 'reading a checkpoint file');
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    throw new FactlabError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const size = fs.fstatSync(fd).size;
+  return {
+    size,
+    read(into, position, what) {
+      if (fd === undefined) throw new FactlabError(`${path}: cannot read ${what}: the checkpoint was closed`);
+      readFully(fd, into, position, path, what);
+    },
+    close() {
+      if (fd !== undefined) closeQuietly(fd);
+      fd = undefined;
+    },
+  };
+}
+
+function bytesSource(name: string, bytes: Uint8Array): ByteSource {
+  let open = true;
+  return {
+    size: bytes.length,
+    read(into, position, what) {
+      if (!open) throw new FactlabError(`${name}: cannot read ${what}: the checkpoint was closed`);
+      if (position + into.length > bytes.length) throw new FactlabError(`${name}: ${what} is cut short: ${into.length} bytes were expected at offset ${position}, but the file has ${bytes.length}`);
+      into.set(bytes.subarray(position, position + into.length));
+    },
+    close() { open = false; },
+  };
+}
+
 /** One .safetensors file, opened for reading tensors one at a time at their offsets. */
 export class SafetensorsFile implements Checkpoint {
   readonly format = 'safetensors' as const;
-  private fd: number | undefined;
 
   private constructor(
     readonly path: string,
-    fd: number,
+    private readonly source: ByteSource,
     private readonly entries: Map<string, Entry>,
     /** The header's __metadata__ (transformers writes {"format": "pt"}). */
     readonly metadata: Readonly<Record<string, string>>,
     private readonly dataStart: number,
-  ) {
-    this.fd = fd;
-  }
+  ) {}
 
   /** Opens and validates the header; the tensors themselves are not read. */
   static open(path: string): SafetensorsFile {
-    let fd: number;
+    return SafetensorsFile.from(path, fileSource(path));
+  }
+
+  /** The same from a file's bytes in memory (a browser); `name` names it in errors. */
+  static fromBytes(name: string, bytes: Uint8Array): SafetensorsFile {
+    return SafetensorsFile.from(name, bytesSource(name, bytes));
+  }
+
+  private static from(path: string, source: ByteSource): SafetensorsFile {
     try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      throw new FactlabError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    try {
-      const size = fstatSync(fd).size;
+      const size = source.size;
       if (size < 8) throw new FactlabError(`${path}: truncated: ${size} bytes is less than the 8-byte header length that starts a safetensors file`);
       const lenBuf = new Uint8Array(8);
-      readFully(fd, lenBuf, 0, path, 'the header length');
+      source.read(lenBuf, 0, 'the header length');
       const n = new DataView(lenBuf.buffer).getBigUint64(0, true);
       if (n > BigInt(size - 8)) throw new FactlabError(`${path}: the header length says ${n} bytes, but only ${size - 8} follow it; the file is truncated or not safetensors`);
       if (n > BigInt(MAX_HEADER_BYTES)) throw new FactlabError(`${path}: the header length says ${n} bytes, more than the ${MAX_HEADER_BYTES} that safetensors allows; not a safetensors file?`);
       const headerBytes = new Uint8Array(Number(n));
-      readFully(fd, headerBytes, 8, path, 'the header');
+      source.read(headerBytes, 8, 'the header');
       let text: string;
       try {
         text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
@@ -118,9 +165,9 @@ export class SafetensorsFile implements Checkpoint {
       }
       const dataStart = 8 + Number(n);
       const { entries, metadata } = parseHeader(path, json, text, size - dataStart);
-      return new SafetensorsFile(path, fd, entries, metadata, dataStart);
+      return new SafetensorsFile(path, source, entries, metadata, dataStart);
     } catch (e) {
-      closeQuietly(fd);
+      source.close();
       throw e;
     }
   }
@@ -141,9 +188,8 @@ export class SafetensorsFile implements Checkpoint {
   /** The tensor's bytes exactly as stored (little-endian). */
   readRaw(name: string): Uint8Array {
     const e = this.entry(name);
-    if (this.fd === undefined) throw new FactlabError(`${this.path}: cannot read tensor "${name}": the checkpoint was closed`);
     const raw = allocBytes(e.end - e.begin, `${this.path}: tensor "${name}"`);
-    readFully(this.fd, raw, this.dataStart + e.begin, this.path, `tensor "${name}"`);
+    this.source.read(raw, this.dataStart + e.begin, `tensor "${name}"`);
     return raw;
   }
 
@@ -153,8 +199,7 @@ export class SafetensorsFile implements Checkpoint {
   }
 
   close(): void {
-    if (this.fd !== undefined) closeQuietly(this.fd);
-    this.fd = undefined;
+    this.source.close();
   }
 
   private entry(name: string): Entry {
@@ -205,7 +250,10 @@ export async function saveSafetensors(path: string, tensors: Record<string, Tens
   const lenBuf = Buffer.alloc(8);
   lenBuf.writeBigUInt64LE(BigInt(padded.length));
 
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const what = 'writing a safetensors file';
+  const { closeSync, fsyncSync, openSync, renameSync, unlinkSync } = requireNodeBuiltin<typeof Fs>('node:fs', what);
+  const { basename, dirname, join } = requireNodeBuiltin<typeof Path>('node:path', what);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${requireNodeBuiltin<typeof Crypto>('node:crypto', what).randomBytes(4).toString('hex')}.tmp`);
   let fd: number;
   try {
     fd = openSync(tmp, 'wx');

@@ -1,6 +1,7 @@
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import type * as Fs from 'node:fs';
+import type * as Path from 'node:path';
 import { FactlabError } from '../../tensor/errors.js';
+import { requireNodeBuiltin } from '../../tensor/node-builtins.js';
 
 /** Mamba-1, whichever spelling the checkpoint used (state-spaces' mamba_ssm or transformers' MambaConfig). */
 export interface MambaConfig {
@@ -137,16 +138,22 @@ export function parseConfig(json: unknown, file = 'config.json'): ModelConfig {
   throw new FactlabError(`${file}: model_type ${JSON.stringify(type)} is not supported (factlab runs "mamba" and "gpt_neox")`);
 }
 
-export function readConfig(dir: string): ModelConfig {
-  const file = join(dir, 'config.json');
-  if (!existsSync(file)) throw new FactlabError(`${dir}: no config.json (a model directory needs config.json, weights and tokenizer.json)`);
+/** Parses the text of a config.json; `file` names it in errors. */
+export function parseConfigText(text: string, file = 'config.json'): ModelConfig {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
     throw new FactlabError(`${file}: not valid JSON (${(e as Error).message})`);
   }
   return parseConfig(json, file);
+}
+
+export function readConfig(dir: string): ModelConfig {
+  const { existsSync, readFileSync } = requireNodeBuiltin<typeof Fs>('node:fs', 'reading a model directory');
+  const file = requireNodeBuiltin<typeof Path>('node:path', 'reading a model directory').join(dir, 'config.json');
+  if (!existsSync(file)) throw new FactlabError(`${dir}: no config.json (a model directory needs config.json, weights and tokenizer.json)`);
+  return parseConfigText(readFileSync(file, 'utf8'), file);
 }
 
 /** config.json for a model, in the spelling transformers reads (state-spaces Mamba configs keep theirs). */

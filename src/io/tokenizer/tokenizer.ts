@@ -1,5 +1,8 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import type * as FsPromises from 'node:fs/promises';
+import type * as Path from 'node:path';
 import { FactlabError } from '../../tensor/errors.js';
+import { requireNodeBuiltin } from '../../tensor/node-builtins.js';
 import { alignToText, byteLevelSurface, byteLevelTokenBytes, decodedSurface, type Offset, type Surface } from './offsets.js';
 
 export type { Offset } from './offsets.js';
@@ -180,7 +183,7 @@ export function tokenizerFromJson(json: unknown, config: unknown = {}, options: 
 }
 
 async function readJson(path: string): Promise<unknown> {
-  const { readFile } = await import('node:fs/promises');
+  const { readFile } = requireNodeBuiltin<typeof FsPromises>('node:fs/promises', 'reading a tokenizer file');
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -200,9 +203,9 @@ async function readJson(path: string): Promise<unknown> {
  * the path of a tokenizer.json file (plus a tokenizer_config.json beside it, if present).
  */
 export async function loadTokenizer(dirOrFile: string): Promise<FactTokenizer> {
-  // Imported here rather than at the top so that this module also loads in a browser, for tokenizerFromJson.
-  const { stat } = await import('node:fs/promises');
-  const { dirname, join } = await import('node:path');
+  // Reached at run time rather than imported, so that this module also loads in a browser, for tokenizerFromJson.
+  const { stat } = requireNodeBuiltin<typeof FsPromises>('node:fs/promises', 'reading a tokenizer file');
+  const { dirname, join } = requireNodeBuiltin<typeof Path>('node:path', 'reading a tokenizer file');
   let isDir: boolean;
   try {
     isDir = (await stat(dirOrFile)).isDirectory();

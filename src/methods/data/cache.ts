@@ -1,12 +1,17 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type * as Fs from 'node:fs';
+import type * as Path from 'node:path';
+import { requireNodeBuiltin } from '../../tensor/node-builtins.js';
+
+// Reached at run time rather than imported, so that hash32 (tracing's seeds) also builds in a browser.
+const fs = () => requireNodeBuiltin<typeof Fs>('node:fs', 'caching results in files');
 
 /**
  * Writes JSON so that a reader never sees half of it: to a temporary file beside the target, then renamed over it
  * (rename is atomic within a file system). An interrupted run leaves at most a stray temporary file.
  */
 export function writeJsonAtomic(path: string, value: unknown): void {
-  mkdirSync(dirname(path), { recursive: true });
+  const { mkdirSync, renameSync, writeFileSync } = fs();
+  mkdirSync(requireNodeBuiltin<typeof Path>('node:path', 'caching results in files').dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(value)}\n`);
   renameSync(tmp, path);
@@ -16,6 +21,7 @@ export type CacheRead<T> = { state: 'missing' } | { state: 'ok'; value: T } | { 
 
 /** Reads a cached JSON value and checks it with `valid`; a file that does not parse or check is reported, not thrown. */
 export function readJsonCache<T>(path: string, valid: (v: unknown) => string | null): CacheRead<T> {
+  const { existsSync, readFileSync } = fs();
   if (!existsSync(path)) return { state: 'missing' };
   let value: unknown;
   try { value = JSON.parse(readFileSync(path, 'utf8')); } catch (e) { return { state: 'corrupt', why: `not JSON (${(e as Error).message})` }; }

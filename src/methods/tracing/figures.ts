@@ -1,5 +1,6 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type * as Fs from 'node:fs';
+import type * as Path from 'node:path';
+import { requireNodeBuiltin } from '../../tensor/node-builtins.js';
 import { heatmapSvg } from '../plots/heatmap.js';
 import { svgToPng } from '../plots/png.js';
 import { normalise, type SixRowAverage } from './aggregate.js';
@@ -47,6 +48,9 @@ export function averageHeatmap(avg: SixRowAverage, site: TraceSite, model: strin
 
 /** Writes `<name>.svg` and `<name>.png` in `dir`; returns their paths. */
 export async function writeFigure(dir: string, name: string, svg: string): Promise<string[]> {
+  // Reached at run time, so that the heatmaps above also build in a browser.
+  const { mkdirSync, renameSync, writeFileSync } = requireNodeBuiltin<typeof Fs>('node:fs', 'writing figures');
+  const { join } = requireNodeBuiltin<typeof Path>('node:path', 'writing figures');
   mkdirSync(dir, { recursive: true });
   const svgPath = join(dir, `${name}.svg`), pngPath = join(dir, `${name}.png`);
   // Through a temporary file each, so that an interrupted run never leaves half a figure.

@@ -20,8 +20,10 @@
  *
  * Kernel authors do not use this file directly: see parallelFor / callKernel({ split }) in wasm.ts.
  */
-import { availableParallelism } from 'node:os';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import type * as Os from 'node:os';
+import type * as WorkerThreads from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { envVar, nodeBuiltin, requireNodeBuiltin } from '../../node-builtins.js';
 import { FactlabError } from '../../errors.js';
 
 const DEFAULT_MAX_THREADS = 8;
@@ -43,13 +45,15 @@ let override: number | undefined;
 /** Threads (including the main one) that kernels may use now. */
 export function threadCount(): number {
   if (override !== undefined) return override;
-  const env = process.env.FACTLAB_THREADS;
+  const env = envVar('FACTLAB_THREADS');
   if (env !== undefined && env !== '') {
     const t = Number(env);
     if (!Number.isInteger(t) || t < 1 || t > MAX_THREADS) throw new FactlabError(`FACTLAB_THREADS must be an integer in [1, ${MAX_THREADS}], got "${env}"`);
     return t;
   }
-  return Math.max(1, Math.min(availableParallelism(), DEFAULT_MAX_THREADS));
+  // Outside Node (a browser) the kernels run on the calling thread alone.
+  const os = nodeBuiltin<typeof Os>('node:os');
+  return os ? Math.max(1, Math.min(os.availableParallelism(), DEFAULT_MAX_THREADS)) : 1;
 }
 
 /** Overrides FACTLAB_THREADS for this process (benchmarks, tests); undefined restores the default. */
@@ -67,7 +71,7 @@ export function setThreadCount(n: number | undefined): void {
 export const SPIN_MS = spinMs();
 
 function spinMs(): number {
-  const env = process.env.FACTLAB_THREAD_SPIN_MS;
+  const env = envVar('FACTLAB_THREAD_SPIN_MS');
   if (env === undefined || env === '') return 0.05;
   const ms = Number(env);
   if (!(ms >= 0)) throw new FactlabError(`FACTLAB_THREAD_SPIN_MS must be a non-negative number of milliseconds, got "${env}"`);
@@ -84,7 +88,7 @@ export function spinWhile(i32: Int32Array, index: number, value: number, ms: num
 }
 
 function timeoutMs(mainShareMs: number): number {
-  const env = Number(process.env.FACTLAB_THREAD_TIMEOUT_MS);
+  const env = Number(envVar('FACTLAB_THREAD_TIMEOUT_MS'));
   return Number.isFinite(env) && env > 0 ? env : 30_000 + 20 * mainShareMs;
 }
 
@@ -105,7 +109,7 @@ export function slotViews(control: SharedArrayBuffer, slot: number): { i32: Int3
 }
 export const SLOT_FIELDS = { STATE, KERNEL, NARGS } as const;
 
-interface PoolWorker { worker: Worker; port: MessagePort; i32: Int32Array; args: Float64Array }
+interface PoolWorker { worker: WorkerThreads.Worker; port: MessagePort; i32: Int32Array; args: Float64Array }
 
 /** Workers bound to one module and memory; `size` counts the main thread, so it holds size − 1 workers. */
 export class KernelThreadPool {
@@ -117,6 +121,7 @@ export class KernelThreadPool {
     kernels.forEach((name, i) => this.kernelIndex.set(name, i));
     const control = new SharedArrayBuffer(Math.max(1, size - 1) * SLOT_BYTES);
     const url = new URL('./threads-worker.js', import.meta.url);
+    const { MessageChannel, Worker } = requireNodeBuiltin<typeof WorkerThreads>('node:worker_threads', 'the CPU backend\'s worker threads');
     try {
       for (let slot = 0; slot < size - 1; slot++) {
         const { port1, port2 } = new MessageChannel();
@@ -190,7 +195,7 @@ export class KernelThreadPool {
   }
 
   private failure(pw: PoolWorker): string {
-    const msg = receiveMessageOnPort(pw.port)?.message as { message?: string } | undefined;
+    const msg = requireNodeBuiltin<typeof WorkerThreads>('node:worker_threads', 'the CPU backend\'s worker threads').receiveMessageOnPort(pw.port)?.message as { message?: string } | undefined;
     return msg?.message ?? 'no message (the worker died)';
   }
 

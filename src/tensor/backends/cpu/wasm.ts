@@ -31,9 +31,10 @@
  *
  * Not reentrant: one call at a time per process (the arena is reset by every call).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import type * as Fs from 'node:fs';
+import type * as Url from 'node:url';
 import { FactlabError } from '../../errors.js';
+import { envVar, requireNodeBuiltin } from '../../node-builtins.js';
 import { KernelThreadPool, MAX_KERNEL_ARGS, threadCount } from './threads.js';
 
 export { setThreadCount, threadCount } from './threads.js';
@@ -67,7 +68,10 @@ let budgetOverride: number | undefined;
 
 function runtime(): Runtime {
   if (rt) return rt;
-  const path = fileURLToPath(WASM_URL);
+  // Read from disk in Node; in a browser the CPU backend's kernels are not available (the webgpu backend is).
+  const what = 'the CPU backend\'s WebAssembly kernels';
+  const { existsSync, readFileSync } = requireNodeBuiltin<typeof Fs>('node:fs', what);
+  const path = requireNodeBuiltin<typeof Url>('node:url', what).fileURLToPath(WASM_URL);
   if (!existsSync(path)) throw new FactlabError(`WebAssembly kernels not found at ${path}: run \`npm run build\` (or \`npm run build:wasm\`)`);
   const module = new WebAssembly.Module(readFileSync(path));
   for (const imp of WebAssembly.Module.imports(module)) {
@@ -105,7 +109,7 @@ export function kernelFunction(name: string): KernelFn {
 /** Bytes of operands one kernel call may place in wasm memory; larger work must be chunked by the caller. */
 export function arenaBudgetBytes(): number {
   if (budgetOverride !== undefined) return budgetOverride;
-  const env = process.env.FACTLAB_WASM_BUDGET_MB;
+  const env = envVar('FACTLAB_WASM_BUDGET_MB');
   if (env !== undefined && env !== '') {
     const mb = Number(env);
     if (!(mb > 0) || mb * 2 ** 20 > 4 * 2 ** 30) throw new FactlabError(`FACTLAB_WASM_BUDGET_MB must be in (0, 4096], got "${env}"`);
