@@ -90,7 +90,13 @@ function fileSource(path: string): ByteSource {
   } catch (e) {
     throw new FactlabError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  const size = fs.fstatSync(fd).size;
+  let size: number;
+  try {
+    size = fs.fstatSync(fd).size;
+  } catch (e) {
+    closeQuietly(fd);
+    throw new FactlabError(`${path}: cannot read its size (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   return {
     size,
     read(into, position, what) {
