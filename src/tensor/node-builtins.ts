@@ -16,7 +16,7 @@ export function nodeBuiltin<T>(name: string): T | undefined {
 /** The built-in module `name`, or one error saying that `what` needs Node. */
 export function requireNodeBuiltin<T>(name: string, what: string): T {
   const m = nodeBuiltin<T>(name);
-  if (m === undefined) throw new FactlabError(`${what} needs Node.js (${name}); in a browser, use the webgpu backend and load models from files`);
+  if (m === undefined) throw new FactlabError(`${what} needs Node.js 20.16 or newer (${name}); in a browser, use the webgpu backend and load models from files`);
   return m;
 }
 
