@@ -26,6 +26,8 @@ import type { MessagePort } from 'node:worker_threads';
 import { envVar, nodeBuiltin, requireNodeBuiltin } from '../../node-builtins.js';
 import { FactlabError } from '../../errors.js';
 
+const workerThreads = () => requireNodeBuiltin<typeof WorkerThreads>('node:worker_threads', 'the CPU backend\'s worker threads');
+
 const DEFAULT_MAX_THREADS = 8;
 const MAX_THREADS = 64;
 
@@ -121,7 +123,7 @@ export class KernelThreadPool {
     kernels.forEach((name, i) => this.kernelIndex.set(name, i));
     const control = new SharedArrayBuffer(Math.max(1, size - 1) * SLOT_BYTES);
     const url = new URL('./threads-worker.js', import.meta.url);
-    const { MessageChannel, Worker } = requireNodeBuiltin<typeof WorkerThreads>('node:worker_threads', 'the CPU backend\'s worker threads');
+    const { MessageChannel, Worker } = workerThreads();
     try {
       for (let slot = 0; slot < size - 1; slot++) {
         const { port1, port2 } = new MessageChannel();
@@ -195,7 +197,7 @@ export class KernelThreadPool {
   }
 
   private failure(pw: PoolWorker): string {
-    const msg = requireNodeBuiltin<typeof WorkerThreads>('node:worker_threads', 'the CPU backend\'s worker threads').receiveMessageOnPort(pw.port)?.message as { message?: string } | undefined;
+    const msg = workerThreads().receiveMessageOnPort(pw.port)?.message as { message?: string } | undefined;
     return msg?.message ?? 'no message (the worker died)';
   }
 

@@ -16,14 +16,9 @@ export interface TilePlan {
   bk: number; splits: number; vec4?: 'a' | 'b' | 'both'; double?: boolean;
   /**
    * Each step of the inner loop reads the next step's operands from workgroup memory before its multiply-adds: both
-   * (`'both'`), A's or B's alone, or both after the current step's first four rows of products (`'late'`).
+   * (`'both'`), or A's or B's alone.
    */
-  prefetch?: 'both' | 'a' | 'b' | 'late';
-  /**
-   * Two buffers of workgroup memory as `double`, but one copy of the loop, which alternates between them through a
-   * variable offset (`double` unrolls two copies with constant offsets).
-   */
-  alternate?: boolean;
+  prefetch?: 'both' | 'a' | 'b';
   /**
    * Reads slabs and stores C without bounds checks, where every tile is whole and K a multiple of BK (`wholeTiles`);
    * a product with ragged tiles runs the checked code.
@@ -43,9 +38,6 @@ export function validTilePlan(p: TilePlan): boolean {
   return [4, 8, 16].includes(p.tm) && [4, 8, 16].includes(p.tn ?? p.tm) && [64, 128, 256].includes(threads) && p.bk >= 4 && p.bk % 4 === 0
     && (rows * p.bk) % threads === 0 && (cols * p.bk) % threads === 0;
 }
-
-/** A buffer of workgroup memory: 0 or 1, or the one a loop alternating between them reads or stages. */
-type Buffer = number | 'cur' | 'next';
 
 /** Whether every tile of plan `p` lies inside C and every slab inside K, so that no read or store needs a check. */
 export function wholeTiles(d: MatmulDims, p: TilePlan): boolean {
@@ -69,12 +61,6 @@ export function tileSource(d: MatmulDims, p: TilePlan, [va, vb]: readonly [boole
   /** `reg` = `value` where `inside` holds and `zero` elsewhere; `value` alone without checks. */
   const guarded = (inside: string, reg: string, zero: string, value: string) =>
     (checks ? `${reg} = ${zero};\n      if (${inside}) { ${reg} = ${value}; }` : `${reg} = ${value};`);
-  /**
-   * Where element `offset` of an operand's buffer `buf` lies in its workgroup array: buffer 0 or 1 as a constant, or
-   * the buffer the loop reads (`cur`) or stages (`next`) where one copy of the loop alternates between two.
-   */
-  const at0 = (name: 'a' | 'b', buf: Buffer, slab: number, offset: number) =>
-    (typeof buf === 'number' ? `${buf * slab + offset}u` : `${buf}_${name} + ${offset}u`);
   /** One operand's slab: global reads into registers (`fetch`) and their stores into workgroup memory (`stash`). */
   const staging = (name: 'a' | 'b', kMajor: boolean, vec: boolean) => {
     const t = name === 'a' ? tM : tN, loads = (t * bk) / threads, loads4 = loads / 4, stride = strideOf(t), slab = bk * stride;
@@ -91,8 +77,8 @@ export function tileSource(d: MatmulDims, p: TilePlan, [va, vb]: readonly [boole
     { let e = lid + ${q * threads}u; ${split}
       let g${idx} = ${base} + ${idx}; let gk = k0 + kk;
       ${guarded(`g${idx} < ${lim} && gk < kEnd`, `r${name}${q}`, '0.0', `ld_${name}(${name}Off + ${at('g')})`)} }`).join(''),
-        stash: (buf: Buffer) => range(loads).map((q) => `
-    { let e = lid + ${q * threads}u; ${split} ${S}[${at0(name, buf, slab, 0)} + kk * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}; }`).join(''),
+        stash: (buf: number) => range(loads).map((q) => `
+    { let e = lid + ${q * threads}u; ${split} ${S}[${buf * slab}u + kk * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}; }`).join(''),
       };
     }
     // vec4 reads: four consecutive k of one row (kMajor), or four consecutive rows of one k.
@@ -103,59 +89,39 @@ export function tileSource(d: MatmulDims, p: TilePlan, [va, vb]: readonly [boole
       fetch: range(loads4).map((q) => `
     { let e = lid + ${q * threads}u; ${split} ${where}
       ${guarded(`g${idx} < ${lim} && gk < kEnd`, `r${name}${q}`, 'vec4<f32>()', `ld4_${name}(${name}Off + ${at('g')})`)} }`).join(''),
-      stash: (buf: Buffer) => range(loads4).map((q) => kMajor
+      stash: (buf: number) => range(loads4).map((q) => kMajor
         ? `
-    { let e = lid + ${q * threads}u; ${split} ${range(4).map((c) => `${S}[${at0(name, buf, slab, 0)} + (kq * 4u + ${c}u) * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}[${c}];`).join(' ')} }`
+    { let e = lid + ${q * threads}u; ${split} ${range(4).map((c) => `${S}[${buf * slab}u + (kq * 4u + ${c}u) * ${stride}u + ${idx} / 4u][${idx} % 4u] = r${name}${q}[${c}];`).join(' ')} }`
         : `
-    { let e = lid + ${q * threads}u; ${split} ${S}[${at0(name, buf, slab, 0)} + kk * ${stride}u + ${idx}q] = r${name}${q}; }`).join(''),
+    { let e = lid + ${q * threads}u; ${split} ${S}[${buf * slab}u + kk * ${stride}u + ${idx}q] = r${name}${q}; }`).join(''),
     };
   };
   const A = staging('a', !d.transA, va), B = staging('b', d.transB, vb);
   const strideA = strideOf(tM), strideB = strideOf(tN);
   const acc = range(p.tm * cb).map((x) => `var c${x} = vec4<f32>();`).join(' ');
   // Operands of step kk are named for it, so that with `prefetch` those of kk + 1 can be read before kk's products.
-  const readsA = (buf: Buffer, kk: number) => range(rowGroups).map((g) => `let a${kk}_${g} = As[${at0('a', buf, bk * strideA, kk * strideA + g * rowsOfThreads)} + ty];`).join(' ');
-  const readsB = (buf: Buffer, kk: number) => range(cb).map((c) => `let b${kk}_${c} = Bs[${at0('b', buf, bk * strideB, kk * strideB + c * 16)} + tx];`).join(' ');
-  /** Step kk's products of rows `from` to `to`. */
-  const fmas = (kk: number, from = 0, to = p.tm) => range(to - from).map((i) => i + from).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${kk}_${r >> 2}[${r & 3}]), b${kk}_${c}, c${r * cb + c});`)).join(' ');
-  const ahead = { a: p.prefetch === 'both' || p.prefetch === 'a' || p.prefetch === 'late', b: p.prefetch === 'both' || p.prefetch === 'b' || p.prefetch === 'late' };
-  /**
-   * Step kk's reads of the operands not read ahead, the next step's reads of those that are, then kk's products; or
-   * (`late`) the next step's reads after the products of kk's first four rows, when their A is no longer needed.
-   */
-  const step = (buf: Buffer, kk: number) => {
+  const readsA = (buf: number, kk: number) => range(rowGroups).map((g) => `let a${kk}_${g} = As[${(buf * bk + kk) * strideA + g * rowsOfThreads}u + ty];`).join(' ');
+  const readsB = (buf: number, kk: number) => range(cb).map((c) => `let b${kk}_${c} = Bs[${(buf * bk + kk) * strideB + c * 16}u + tx];`).join(' ');
+  const fmas = (kk: number) => range(p.tm).flatMap((r) => range(cb).map((c) => `c${r * cb + c} = fma(vec4<f32>(a${kk}_${r >> 2}[${r & 3}]), b${kk}_${c}, c${r * cb + c});`)).join(' ');
+  const ahead = { a: p.prefetch === 'both' || p.prefetch === 'a', b: p.prefetch === 'both' || p.prefetch === 'b' };
+  /** Step kk's reads of the operands not read ahead, the next step's reads of those that are, then kk's products. */
+  const step = (buf: number, kk: number) => {
     const next = kk + 1 < bk;
-    if (p.prefetch === 'late') return `${fmas(kk, 0, 4)} ${next ? `${readsA(buf, kk + 1)} ${readsB(buf, kk + 1)}` : ''} ${fmas(kk, 4)}`;
     return `${ahead.a ? (next ? readsA(buf, kk + 1) : '') : readsA(buf, kk)} ${ahead.b ? (next ? readsB(buf, kk + 1) : '') : readsB(buf, kk)} ${fmas(kk)}`;
   };
-  const inner = (buf: Buffer) => (p.prefetch
+  const inner = (buf: number) => (p.prefetch
     ? `{ ${ahead.a ? readsA(buf, 0) : ''} ${ahead.b ? readsB(buf, 0) : ''}\n    ${range(bk).map((kk) => step(buf, kk)).join('\n    ')} }`
     : range(bk).map((kk) => `{ ${readsA(buf, kk)} ${readsB(buf, kk)} ${fmas(kk)} }`).join('\n    '));
+  const put = `st_c(cOff + gi * P.N + gj + q, v[q]${bias ? ' + ld_bias(gj + q)' : ''});`;
   const store = range(p.tm).flatMap((r) => range(cb).map((c) => `
   { let gi = row0 + ${(r >> 2) * 4 * rowsOfThreads + (r & 3)}u + ty * 4u; let gj = col0 + ${c * 64}u + tx * 4u;
     ${checks
-    ? `if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { st_c(cOff + gi * P.N + gj + q, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); } } }`
-    : `let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { st_c(cOff + gi * P.N + gj + q, v[q]${bias ? ' + ld_bias(gj + q)' : ''}); }`} }`)).join('');
+    ? `if (gi < P.M) { let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { if (gj + q < P.N) { ${put} } } }`
+    : `let v = c${r * cb + c}; for (var q = 0u; q < 4u; q = q + 1u) { ${put} }`} }`)).join('');
   const fetchBoth = `${A.fetch}\n${B.fetch}`;
-  const stashBoth = (buf: Buffer) => `${A.stash(buf)}\n${B.stash(buf)}`;
+  const stashBoth = (buf: number) => `${A.stash(buf)}\n${B.stash(buf)}`;
   // The next slab is fetched into registers while the current one is multiplied.
-  const body = p.alternate ? `
-  ${fetchBoth}
-  ${stashBoth(0)}
-  workgroupBarrier();
-  var cur_a = 0u; var cur_b = 0u;
-  loop {
-    k0 = k0 + ${bk}u;
-    if (k0 < kEnd) {
-      ${fetchBoth}
-    }
-    ${inner('cur')}
-    if (k0 >= kEnd) { break; }
-    let next_a = ${bk * strideA}u - cur_a; let next_b = ${bk * strideB}u - cur_b;
-    ${stashBoth('next')}
-    workgroupBarrier();
-    cur_a = next_a; cur_b = next_b;
-  }` : !double ? `
+  const body = !double ? `
   ${fetchBoth}
   while (k0 < kEnd) {
     workgroupBarrier();
@@ -182,8 +148,8 @@ export function tileSource(d: MatmulDims, p: TilePlan, [va, vb]: readonly [boole
     workgroupBarrier();`).join('\n')}
   }`;
   return `
-var<workgroup> As: array<vec4<f32>, ${(double || p.alternate ? 2 : 1) * bk * strideA}>;
-var<workgroup> Bs: array<vec4<f32>, ${(double || p.alternate ? 2 : 1) * bk * strideB}>;
+var<workgroup> As: array<vec4<f32>, ${(double ? 2 : 1) * bk * strideA}>;
+var<workgroup> Bs: array<vec4<f32>, ${(double ? 2 : 1) * bk * strideB}>;
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flat_group(wid, nwg);

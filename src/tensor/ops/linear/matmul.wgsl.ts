@@ -13,7 +13,7 @@ export { tileShape, validTilePlan, wholeTiles, type TilePlan } from './matmul-ti
  * the next slab is fetched into registers while the current one is multiplied, as vec4s where the layout allows it
  * (`vec4Choice`). Rows of the staged slabs are padded by one vec4 so that the scalar stores of a warp spread over the
  * memory banks. The kernel's WGSL is generated in matmul-tiles.wgsl.ts; other tile shapes (`tn`, `threads`), loop
- * orders (`prefetch`, `double`, `alternate`) and unchecked whole tiles can be forced for benchmarks, and
+ * orders (`prefetch`, `double`) and unchecked whole tiles can be forced for benchmarks, and
  * bench/results/matmul.md records what each measured.
  *
  * A product with too few tiles to fill the GPU evenly (512 rows against a 5120×2560 weight is 80 tiles on 132
@@ -133,7 +133,7 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [bo
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
 function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, checks: boolean): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}x${p.tn ?? p.tm}x${p.threads ?? 256}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}${+!!p.alternate}${p.prefetch ?? ''}|${+bias}${+checks}`;
+  const key = `${+d.transA}${+d.transB}|${p.tm}x${p.tn ?? p.tm}x${p.threads ?? 256}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}${p.prefetch ?? ''}|${+bias}${+checks}`;
   let code = sources.get(key);
   if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias, checks)));
   return code;
