@@ -24,7 +24,16 @@ export interface TilePlan {
    * a product with ragged tiles runs the checked code.
    */
   unchecked?: boolean;
+  /**
+   * K, N, the operands' batch strides, the K range of a split and the number of column tiles are written into the
+   * source as constants (`BAKED`), so that the compiler can fold the address arithmetic: a kernel per weight shape.
+   * M stays a parameter, since patching and tracing run the same weights over many row counts.
+   */
+  constants?: boolean;
 }
+
+/** The parameters that a plan with `constants` writes into its source. */
+export const BAKED = ['K', 'N', 'kPer', 'strideA', 'strideB', 'tilesN'] as const;
 
 /** The rows and columns of C a workgroup of plan `p` computes, and its invocations. */
 export function tileShape(p: TilePlan): { rows: number; cols: number; threads: number } {

@@ -77,6 +77,18 @@ test('matmul plans without bounds checks equal the CPU product on whole tiles an
   }
 });
 
+// Plans with K and N written into the source: one kernel per shape, so each shape in turn (batched ones too, whose
+// strides are baked) must get its own, checked or not.
+test('matmul plans with constant K and N equal the CPU product, each shape with its own kernel', async () => {
+  const baked: TilePlan[] = [
+    { tm: 8, bk: 8, splits: 3, vec4: 'both', constants: true }, { tm: 8, bk: 8, splits: 1, vec4: 'b', prefetch: 'both', unchecked: true, constants: true },
+  ];
+  for (const p of baked) for (const [batch, m, k, n] of [[1, 128, 64, 256], [2, 128, 72, 128], [1, 70, 150, 133], [2, 68, 152, 132]] as const) for (const [tA, tB] of every) {
+    await agreesWithCpu(p, { values: values(batch * m * k, 3), shape: tA ? [batch, k, m] : [batch, m, k] }, { values: values(batch * k * n, 4), shape: tB ? [batch, n, k] : [batch, k, n] },
+      { transA: tA, transB: tB }, `constants ${JSON.stringify(p)} ${batch}×${m}x${k}x${n} tA=${tA} tB=${tB}`);
+  }
+});
+
 // The few-row kernel (A·Bᵀ only), forced: every lane and column count, rows that fill a block, leave it ragged
 // or need a second block, odd K (scalar reads) and K a multiple of 4 (vec4 reads), A transposed or not, batches,
 // with and without a bias.

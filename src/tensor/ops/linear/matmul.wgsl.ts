@@ -1,7 +1,7 @@
 import type { Tensor } from '../../tensor.js';
 import { launch, withScratch } from '../../backends/webgpu/kernel.js';
 import { epilogue, epilogueHelpers, launchRows, outputOperands, productShape, rowsPlan, storeC, type RowsPlan } from './matmul-rows.wgsl.js';
-import { tileShape, tileSource, wholeTiles, type TilePlan } from './matmul-tiles.wgsl.js';
+import { BAKED, tileShape, tileSource, wholeTiles, type TilePlan } from './matmul-tiles.wgsl.js';
 
 export { tileShape, validTilePlan, wholeTiles, type TilePlan } from './matmul-tiles.wgsl.js';
 
@@ -132,10 +132,15 @@ export function vec4Reads(a: Tensor, b: Tensor, d: MatmulDims, p: TilePlan): [bo
 /** Sources by transposes and plan: the same string object each time, so a launch neither rebuilds nor rehashes it. */
 const sources = new Map<string, string>();
 // 16-bit operands need no source of their own: their ld_/ld4_ accessors widen them (kernel.ts).
-function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, checks: boolean): string {
-  const key = `${+d.transA}${+d.transB}|${p.tm}x${p.tn ?? p.tm}x${p.threads ?? 256}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}${p.prefetch ?? ''}|${+bias}${+checks}`;
+function cachedSource(d: MatmulDims, p: TilePlan, vec: readonly [boolean, boolean], bias: boolean, checks: boolean, params: Record<string, number>): string {
+  const baked = p.constants ? BAKED.map((name) => params[name]!) : [];
+  const key = `${+d.transA}${+d.transB}|${p.tm}x${p.tn ?? p.tm}x${p.threads ?? 256}|${p.bk}|${+vec[0]}${+vec[1]}|${+!!p.double}${p.prefetch ?? ''}|${+bias}${+checks}|${baked}`;
   let code = sources.get(key);
-  if (code === undefined) sources.set(key, (code = tileSource(d, p, vec, bias, checks)));
+  if (code === undefined) {
+    code = tileSource(d, p, vec, bias, checks);
+    if (p.constants) code = code.replace(new RegExp(`\\bP\\.(${BAKED.join('|')})\\b`, 'g'), (_, name: string) => `${params[name]}u`);
+    sources.set(key, code);
+  }
   return code;
 }
 
@@ -145,11 +150,12 @@ function launchTiles(a: Tensor, b: Tensor, c: Tensor, d: MatmulDims, p: TilePlan
   const tilesM = Math.ceil(d.m / rows), tilesN = Math.ceil(d.n / cols);
   const groups = p.splits * d.batch * tilesM * tilesN;
   const vec = vec4Reads(a, b, d, p);
+  const params = { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB };
   launch({
     op: 'matmul', workgroupSize: threads, shape: () => `${productShape(d)}, tiles ${rows}${rows === cols ? '' : `×${cols}`}${p.splits > 1 ? ` in ${p.splits} K splits` : ''}`,
     operands: [{ name: 'a', tensor: a, vec4: vec[0] }, { name: 'b', tensor: b, vec4: vec[1] }, { name: 'c', tensor: c, write: true }, ...(bias ? [{ name: 'bias', tensor: bias }] : [])],
-    u32: { M: d.m, K: d.k, N: d.n, tilesM, tilesN, batch: d.batch, groups, kPer, strideA: d.strideA, strideB: d.strideB },
-    code: cachedSource(d, p, vec, bias !== undefined, !(p.unchecked && wholeTiles(d, p))),
+    u32: params,
+    code: cachedSource(d, p, vec, bias !== undefined, !(p.unchecked && wholeTiles(d, p)), params),
     groups,
   });
 }
