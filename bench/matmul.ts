@@ -141,7 +141,7 @@ async function main(o: Opts): Promise<void> {
     return r ? `${r.tflops.toFixed(1)} (${r.ms.toFixed(3)} ms)` : '–';
   };
   const md = [
-    `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${gpu.description}; ${ref ? `torch ${ref.torch} on ${ref.device}` : `reference: ${reference ? (reference as { error: string }).error : 'not run'}`}; ${machine.cpu}, ${machine.cores} cores; commit ${commit}${process.env.FACTLAB_DAWN_ENABLE ? `; Dawn toggles enabled: ${process.env.FACTLAB_DAWN_ENABLE}` : ''}`,
+    `### ${date.slice(0, 16).replace('T', ' ')} UTC — ${gpu.description}; ${ref ? `torch ${ref.torch} on ${ref.device}` : `reference: ${reference ? (reference as { error: string }).error : 'not run'}`}; ${machine.cpu}, ${machine.cores} cores; commit ${commit}${process.env.FACTLAB_DAWN_ENABLE ? `; Dawn toggles enabled: ${process.env.FACTLAB_DAWN_ENABLE}` : ''}${process.env.FACTLAB_DAWN_DISABLE ? `; Dawn toggles disabled: ${process.env.FACTLAB_DAWN_DISABLE}` : ''}`,
     '',
     `Command: \`${command}\`. TFLOP/s of one float32 product: GPU time of its kernels from timestamps, median of ${o.reps}; the wall-clock time of back-to-back products (host recording included) in the second column. PyTorch: wall-clock over 50 back to back after synchronising, best of 3, TF32 off. "nt" is A·Bᵀ (a linear layer), "nn" A·B, "tn" Aᵀ·B (a weight's gradient); a ":bf16" suffix marks B stored in bfloat16, widened as it is read; ":intoQ" stores C as Q equal blocks of columns, each its own output (linearSplit), ":bias" adds a bias as C is stored and ":softplus" a bias and softplus (Mamba's Δ). The PyTorch columns are always the plain product.`,
     '',

@@ -35,9 +35,10 @@ async function gpuEntryPoint(): Promise<GPU> {
   // Dawn's constants (GPUBufferUsage, GPUMapMode, ...) are globals in a browser; kernels and the backend use them.
   Object.assign(globalThis, mod.globals);
   // Dawn rounds timestamps to 65.5 µs unless told not to; kernel timing (timeKernels) needs them whole.
-  // FACTLAB_DAWN_ENABLE names further Dawn toggles (comma-separated), for experiments such as disable_robustness.
-  const extra = process.env.FACTLAB_DAWN_ENABLE?.trim();
-  return mod.create(['disable-dawn-features=timestamp_quantization', ...(extra ? [`enable-dawn-features=${extra}`] : [])]);
+  // FACTLAB_DAWN_ENABLE and FACTLAB_DAWN_DISABLE name further Dawn toggles (comma-separated), for experiments such as
+  // disable_robustness or use_vulkan_memory_model.
+  const enable = process.env.FACTLAB_DAWN_ENABLE?.trim(), disable = process.env.FACTLAB_DAWN_DISABLE?.trim();
+  return mod.create([`disable-dawn-features=${['timestamp_quantization', ...(disable ? [disable] : [])].join(',')}`, ...(enable ? [`enable-dawn-features=${enable}`] : [])]);
 }
 
 export async function requestGpuDevice(): Promise<GpuDeviceInfo> {
